@@ -1,0 +1,122 @@
+"""ESPnet Conformer encoder whose feed-forward networks can be MoE layers."""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
+    PositionwiseFeedForward,
+)
+from typeguard import typechecked
+
+from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
+from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.router import Router
+
+
+def _pass_valid_frames_to_moe(block: torch.nn.Module, args: Tuple[Any, ...]) -> None:
+    """Forward pre-hook of a Conformer block: give its MoE FFNs the padding mask.
+
+    ESPnet's ``EncoderLayer.forward(x, mask)`` calls its FFNs without the mask, which
+    MoE layers need to keep padding out of routing losses and expert compute.
+    """
+    mask = args[1]
+    valid = mask[:, 0, :] if mask is not None and mask.dim() == 3 and mask.size(1) == 1 else None
+    for ffn in (block.feed_forward, block.feed_forward_macaron):
+        if isinstance(ffn, MoEFeedForward):
+            ffn.valid_frames = valid
+
+
+class MoEConformerEncoder(ConformerEncoder):
+    """ESPnet's ``ConformerEncoder`` with Switch or Omni-router MoE FFNs.
+
+    Takes every ``ConformerEncoder`` argument plus ``moe_conf`` (see ``MoEConfig``).
+    The encoder is built by ESPnet unchanged, then the chosen FFNs of the chosen
+    blocks are replaced by ``MoEFeedForward`` layers of the same input and hidden
+    sizes (so top-1 MoE has the active parameters per frame of the dense model).
+    With ``type: omni`` one ``Router`` (``shared_router``) serves every MoE layer.
+    With ``type: dense`` this is exactly ``ConformerEncoder`` (same state dict).
+
+    Shapes are ESPnet's: ``forward(xs_pad (B, T, input_size), ilens (B,))`` returns
+    ``(B, T', output_size)``, ``(B,)`` and None.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        input_size: int,
+        moe_conf: Optional[Dict[str, Any]] = None,
+        **conformer_conf: Any,
+    ):
+        super().__init__(input_size, **conformer_conf)
+        self.moe_conf = MoEConfig.from_dict(moe_conf)
+        if not self.moe_conf.is_moe:
+            return
+        conf = self.moe_conf
+        self.shared_router = (
+            Router(self._output_size, conf.num_experts, conf.jitter_noise)
+            if conf.type == "omni"
+            else None
+        )
+        for index in sorted(conf.moe_blocks(len(self.encoders))):
+            block = self.encoders[index]
+            for attr, role in self._moe_ffn_attributes(block):
+                setattr(block, attr, self._make_moe_layer(getattr(block, attr), f"enc{index}_{role}"))
+            block.register_forward_pre_hook(_pass_valid_frames_to_moe)
+
+    def _moe_ffn_attributes(self, block: torch.nn.Module) -> List[Tuple[str, str]]:
+        ffn = self.moe_conf.ffn
+        if ffn in ("macaron", "both") and block.feed_forward_macaron is None:
+            raise MoEConfigError(
+                f"moe_conf.ffn={ffn!r} needs a macaron FFN: set encoder_conf.macaron_style: "
+                "true, or use moe_conf.ffn: second"
+            )
+        return {
+            "macaron": [("feed_forward_macaron", "macaron")],
+            "second": [("feed_forward", "ffn")],
+            "both": [("feed_forward_macaron", "macaron"), ("feed_forward", "ffn")],
+        }[ffn]
+
+    def _make_moe_layer(self, dense: torch.nn.Module, name: str) -> MoEFeedForward:
+        if not isinstance(dense, PositionwiseFeedForward):
+            raise MoEConfigError(
+                "MoE layers replace linear FFNs only: set encoder_conf.positionwise_layer_type:"
+                f" linear (got {type(dense).__name__})"
+            )
+        conf = self.moe_conf
+        layer = MoEFeedForward(
+            input_size=dense.w_1.in_features,
+            hidden_units=dense.w_1.out_features,
+            dropout_rate=dense.dropout.p,
+            activation=dense.activation,
+            num_experts=conf.num_experts,
+            top_k=conf.top_k,
+            gate_normalization=conf.gate_normalization,
+            router=self.shared_router,
+            jitter_noise=conf.jitter_noise,
+            capacity_factor=conf.capacity_factor,
+            load_balancing_weight=conf.load_balancing_weight,
+            z_loss_weight=conf.z_loss_weight,
+        )
+        layer.layer_name = name
+        return layer
+
+    @property
+    def moe_layers(self) -> List[MoEFeedForward]:
+        """The MoE layers in block order (macaron before second FFN)."""
+        return [m for m in self.modules() if isinstance(m, MoEFeedForward)]
+
+    def forward(
+        self,
+        xs_pad: torch.Tensor,
+        ilens: torch.Tensor,
+        prev_states: Optional[torch.Tensor] = None,
+        masks: Optional[torch.Tensor] = None,
+        ctc: Optional[torch.nn.Module] = None,
+        return_all_hs: bool = False,
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """ConformerEncoder.forward; MoE layers skipped this time (layer drop,
+        stochastic depth) report no routing instead of a stale one."""
+        for layer in self.moe_layers:
+            layer.reset_routing()
+        return super().forward(xs_pad, ilens, prev_states, masks, ctc, return_all_hs)

@@ -1,0 +1,10 @@
+"""``espnet2.bin.asr_inference`` with the espnet_omnirouter classes registered.
+
+Usage: python -m espnet_omnirouter.bin.asr_inference [ESPnet asr_inference options]
+"""
+
+import espnet_omnirouter  # noqa: F401  (registers; spawned workers re-import this module)
+from espnet2.bin.asr_inference import main
+
+if __name__ == "__main__":
+    main()

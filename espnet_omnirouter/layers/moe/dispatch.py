@@ -1,0 +1,64 @@
+"""Sort-based dispatch of tokens to experts and combination of their outputs."""
+
+import math
+from typing import Optional
+
+import torch
+
+from espnet_omnirouter.layers.moe.experts import StackedExperts
+
+
+def expert_capacity(capacity_factor: float, num_tokens: int, top_k: int, num_experts: int) -> int:
+    """Maximum assignments per expert: ``ceil(factor * tokens * top_k / E)``."""
+    return math.ceil(capacity_factor * num_tokens * top_k / num_experts)
+
+
+def dispatch_and_combine(
+    tokens: torch.Tensor,
+    expert_index: torch.Tensor,
+    gate: torch.Tensor,
+    experts: StackedExperts,
+    valid: Optional[torch.Tensor] = None,
+    capacity: Optional[int] = None,
+) -> torch.Tensor:
+    """Send each token to its chosen experts and sum the gated outputs.
+
+    Assignments are sorted by expert (a stable sort of the choice-major order, so
+    first choices, then earlier tokens, win when an expert is full), gathered once,
+    run as one contiguous slice per expert, and scattered back once.
+
+    Args:
+        tokens: (#tokens, D).
+        expert_index: Chosen experts, (#tokens, top_k).
+        gate: Weights of the chosen experts, (#tokens, top_k).
+        experts: The E experts.
+        valid: Optional (#tokens,) bool; False tokens (padding) are not computed and
+            get a zero output.
+        capacity: Optional maximum number of assignments per expert; assignments
+            over it are dropped (their contribution is zero, the residual remains).
+
+    Returns:
+        (#tokens, D) combined expert outputs.
+    """
+    num_tokens, top_k = expert_index.shape
+    flat_expert = expert_index.t().reshape(-1)
+    flat_gate = gate.t().reshape(-1)
+    flat_token = torch.arange(num_tokens, device=tokens.device).repeat(top_k)
+    if valid is not None:
+        keep = valid.repeat(top_k)
+        flat_expert, flat_gate, flat_token = flat_expert[keep], flat_gate[keep], flat_token[keep]
+
+    order = torch.argsort(flat_expert, stable=True)
+    tokens_per_expert = torch.bincount(flat_expert, minlength=experts.num_experts)
+    if capacity is not None:
+        sorted_expert = flat_expert[order]
+        group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
+        rank_in_expert = torch.arange(order.numel(), device=order.device) - group_start[sorted_expert]
+        order = order[rank_in_expert < capacity]
+        tokens_per_expert = tokens_per_expert.clamp(max=capacity)
+
+    token_index = flat_token[order]
+    expert_out = experts(tokens[token_index], tokens_per_expert.tolist())
+    expert_out = expert_out * flat_gate[order].unsqueeze(-1).to(expert_out.dtype)
+    combined = expert_out.new_zeros(num_tokens, tokens.shape[-1])
+    return combined.index_add_(0, token_index, expert_out)

@@ -1,0 +1,38 @@
+"""Registers the plugin's classes into ESPnet's ASR task choices.
+
+ESPnet has no plugin entry points: ``espnet2.tasks.asr`` keeps module-level
+``ClassChoices`` that ``ASRTask`` reads when it builds its argument parser and its
+model, so adding our classes to them at import time makes ``encoder: moe_conformer``
+and ``model: moe_espnet`` valid in any ESPnet config.
+"""
+
+from typing import Dict, Type
+
+
+def plugin_choices() -> Dict[str, Dict[str, Type]]:
+    """``{choices name: {config key: class}}`` of everything this plugin adds."""
+    from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
+    from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel
+
+    return {
+        "encoder": {"moe_conformer": MoEConformerEncoder},
+        "model": {"moe_espnet": MoEESPnetASRModel},
+    }
+
+
+def register_asr_choices() -> None:
+    """Add the plugin's classes to ``espnet2.tasks.asr``; safe to call repeatedly."""
+    from espnet_omnirouter.utils.offline import nltk_downloads_skipped
+
+    with nltk_downloads_skipped():
+        from espnet2.tasks import asr
+
+    for choices_name, classes in plugin_choices().items():
+        choices = getattr(asr, f"{choices_name}_choices")
+        for key, cls in classes.items():
+            registered = choices.classes.setdefault(key, cls)
+            if registered is not cls:
+                raise RuntimeError(
+                    f"espnet2.tasks.asr.{choices_name}_choices already maps {key!r} to "
+                    f"{registered.__module__}.{registered.__qualname__}"
+                )
