@@ -29,9 +29,7 @@ class MoEESPnetASRModel(ESPnetASRModel):
         text_lengths: torch.Tensor,
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        loss, stats, weight = super().forward(
-            speech, speech_lengths, text, text_lengths, **kwargs
-        )
+        loss, stats, weight = super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
         layers = self.routed_moe_layers()
         if not layers:
             return loss, stats, weight
@@ -55,5 +53,7 @@ class MoEESPnetASRModel(ESPnetASRModel):
     def routed_moe_layers(self) -> List[MoEFeedForward]:
         """MoE layers that routed tokens in the last forward."""
         return [
-            m for m in self.modules() if isinstance(m, MoEFeedForward) and m.last_routing is not None
+            m
+            for m in self.modules()
+            if isinstance(m, MoEFeedForward) and m.last_routing is not None
         ]

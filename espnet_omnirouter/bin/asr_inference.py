@@ -3,8 +3,9 @@
 Usage: python -m espnet_omnirouter.bin.asr_inference [ESPnet asr_inference options]
 """
 
-import espnet_omnirouter  # noqa: F401  (registers; spawned workers re-import this module)
 from espnet2.bin.asr_inference import main
+
+import espnet_omnirouter  # noqa: F401  (registers; spawned workers re-import this module)
 
 if __name__ == "__main__":
     main()

@@ -3,8 +3,9 @@
 Usage: python -m espnet_omnirouter.bin.asr_train [ESPnet asr_train options]
 """
 
-import espnet_omnirouter  # noqa: F401  (registers; spawned workers re-import this module)
 from espnet2.bin.asr_train import main
+
+import espnet_omnirouter  # noqa: F401  (registers; spawned workers re-import this module)
 
 if __name__ == "__main__":
     main()

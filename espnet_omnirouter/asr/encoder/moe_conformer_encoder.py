@@ -1,17 +1,26 @@
 """ESPnet Conformer encoder whose feed-forward networks can be MoE layers."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
-from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
+from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from typeguard import typechecked
 
 from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
+
+
+def _moe_ffns(block: torch.nn.Module) -> List[MoEFeedForward]:
+    """The MoE FFNs of a Conformer block, macaron first."""
+    return [
+        ffn
+        for ffn in (block.feed_forward_macaron, block.feed_forward)
+        if isinstance(ffn, MoEFeedForward)
+    ]
 
 
 def _pass_valid_frames_to_moe(block: torch.nn.Module, args: Tuple[Any, ...]) -> None:
@@ -22,9 +31,8 @@ def _pass_valid_frames_to_moe(block: torch.nn.Module, args: Tuple[Any, ...]) -> 
     """
     mask = args[1]
     valid = mask[:, 0, :] if mask is not None and mask.dim() == 3 and mask.size(1) == 1 else None
-    for ffn in (block.feed_forward, block.feed_forward_macaron):
-        if isinstance(ffn, MoEFeedForward):
-            ffn.valid_frames = valid
+    for ffn in _moe_ffns(block):
+        ffn.valid_frames = valid
 
 
 class MoEConformerEncoder(ConformerEncoder):
@@ -45,7 +53,7 @@ class MoEConformerEncoder(ConformerEncoder):
     def __init__(
         self,
         input_size: int,
-        moe_conf: Optional[Dict[str, Any]] = None,
+        moe_conf: Dict[str, Any] | None = None,
         **conformer_conf: Any,
     ):
         super().__init__(input_size, **conformer_conf)
@@ -61,7 +69,9 @@ class MoEConformerEncoder(ConformerEncoder):
         for index in sorted(conf.moe_blocks(len(self.encoders))):
             block = self.encoders[index]
             for attr, role in self._moe_ffn_attributes(block):
-                setattr(block, attr, self._make_moe_layer(getattr(block, attr), f"enc{index}_{role}"))
+                setattr(
+                    block, attr, self._make_moe_layer(getattr(block, attr), f"enc{index}_{role}")
+                )
             block.register_forward_pre_hook(_pass_valid_frames_to_moe)
 
     def _moe_ffn_attributes(self, block: torch.nn.Module) -> List[Tuple[str, str]]:
@@ -104,17 +114,17 @@ class MoEConformerEncoder(ConformerEncoder):
     @property
     def moe_layers(self) -> List[MoEFeedForward]:
         """The MoE layers in block order (macaron before second FFN)."""
-        return [m for m in self.modules() if isinstance(m, MoEFeedForward)]
+        return [ffn for block in self.encoders for ffn in _moe_ffns(block)]
 
     def forward(
         self,
         xs_pad: torch.Tensor,
         ilens: torch.Tensor,
-        prev_states: Optional[torch.Tensor] = None,
-        masks: Optional[torch.Tensor] = None,
-        ctc: Optional[torch.nn.Module] = None,
+        prev_states: torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
+        ctc: torch.nn.Module | None = None,
         return_all_hs: bool = False,
-    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """ConformerEncoder.forward; MoE layers skipped this time (layer drop,
         stochastic depth) report no routing instead of a stale one."""
         for layer in self.moe_layers:

@@ -3,7 +3,7 @@
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Set, Union
+from typing import Any, List, Mapping, Set, Union
 
 from espnet_omnirouter.layers.moe.router import GATE_NORMALIZATIONS
 
@@ -45,10 +45,10 @@ class MoEConfig:
     jitter_noise: float = 0.0
     load_balancing_weight: float = 0.01
     z_loss_weight: float = 0.001
-    capacity_factor: Optional[float] = None
+    capacity_factor: float | None = None
 
     @classmethod
-    def from_dict(cls, conf: Optional[Mapping[str, Any]], where: str = "moe_conf") -> "MoEConfig":
+    def from_dict(cls, conf: Mapping[str, Any] | None, where: str = "moe_conf") -> "MoEConfig":
         """Build from a YAML mapping; unknown keys raise an error naming them."""
         conf = dict(conf or {})
         known = {field.name for field in dataclasses.fields(cls)}

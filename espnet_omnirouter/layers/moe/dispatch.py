@@ -1,7 +1,6 @@
 """Sort-based dispatch of tokens to experts and combination of their outputs."""
 
 import math
-from typing import Optional
 
 import torch
 
@@ -18,8 +17,8 @@ def dispatch_and_combine(
     expert_index: torch.Tensor,
     gate: torch.Tensor,
     experts: StackedExperts,
-    valid: Optional[torch.Tensor] = None,
-    capacity: Optional[int] = None,
+    valid: torch.Tensor | None = None,
+    capacity: int | None = None,
 ) -> torch.Tensor:
     """Send each token to its chosen experts and sum the gated outputs.
 
@@ -53,7 +52,9 @@ def dispatch_and_combine(
     if capacity is not None:
         sorted_expert = flat_expert[order]
         group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
-        rank_in_expert = torch.arange(order.numel(), device=order.device) - group_start[sorted_expert]
+        rank_in_expert = (
+            torch.arange(order.numel(), device=order.device) - group_start[sorted_expert]
+        )
         order = order[rank_in_expert < capacity]
         tokens_per_expert = tokens_per_expert.clamp(max=capacity)
 

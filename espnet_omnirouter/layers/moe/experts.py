@@ -45,9 +45,7 @@ class StackedExperts(torch.nn.Module):
             torch.nn.init.uniform_(weight, -bound, bound)
             torch.nn.init.uniform_(bias, -bound, bound)
 
-    def forward(
-        self, tokens_by_expert: torch.Tensor, tokens_per_expert: List[int]
-    ) -> torch.Tensor:
+    def forward(self, tokens_by_expert: torch.Tensor, tokens_per_expert: List[int]) -> torch.Tensor:
         """Run each expert on its contiguous slice of tokens.
 
         Args:

@@ -1,7 +1,7 @@
 """Mixture-of-Experts position-wise feed-forward layer."""
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 
@@ -32,7 +32,7 @@ class RoutingRecord:
 
     @classmethod
     def from_decision(
-        cls, decision: RoutingDecision, valid: Optional[torch.Tensor]
+        cls, decision: RoutingDecision, valid: torch.Tensor | None
     ) -> "RoutingRecord":
         if valid is None:
             return cls(decision.logits, decision.probs, decision.expert_index)
@@ -78,9 +78,9 @@ class MoEFeedForward(torch.nn.Module):
         num_experts: int,
         top_k: int = 1,
         gate_normalization: str = "full_softmax",
-        router: Optional[Router] = None,
+        router: Router | None = None,
         jitter_noise: float = 0.0,
-        capacity_factor: Optional[float] = None,
+        capacity_factor: float | None = None,
         load_balancing_weight: float = 0.0,
         z_loss_weight: float = 0.0,
     ):
@@ -107,8 +107,8 @@ class MoEFeedForward(torch.nn.Module):
         self.load_balancing_weight = load_balancing_weight
         self.z_loss_weight = z_loss_weight
         self.layer_name = "moe"
-        self.valid_frames: Optional[torch.Tensor] = None
-        self.last_routing: Optional[RoutingRecord] = None
+        self.valid_frames: torch.Tensor | None = None
+        self.last_routing: RoutingRecord | None = None
 
     @property
     def shares_router(self) -> bool:

@@ -56,9 +56,7 @@ class Router(torch.nn.Module):
         self.jitter_noise = jitter_noise
         self.linear = torch.nn.Linear(input_size, num_experts, bias=False)
 
-    def forward(
-        self, tokens: torch.Tensor, top_k: int, gate_normalization: str
-    ) -> RoutingDecision:
+    def forward(self, tokens: torch.Tensor, top_k: int, gate_normalization: str) -> RoutingDecision:
         """Route tokens (#tokens, D) to their top-k experts."""
         if gate_normalization not in GATE_NORMALIZATIONS:
             raise ValueError(

@@ -6,13 +6,22 @@ from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 @pytest.mark.parametrize(
     "conf, message",
     [
-        ({"type": "expert"}, r"moe_conf.type='expert': must be one of \('dense', 'switch', 'omni'\)"),
-        ({"num_experts": 2, "top_k": 3}, r"moe_conf.top_k=3: must be an integer in \[1, num_experts=2\]"),
+        (
+            {"type": "expert"},
+            r"moe_conf.type='expert': must be one of \('dense', 'switch', 'omni'\)",
+        ),
+        (
+            {"num_experts": 2, "top_k": 3},
+            r"moe_conf.top_k=3: must be an integer in \[1, num_experts=2\]",
+        ),
         ({"gate_normalization": "max"}, r"moe_conf.gate_normalization='max'"),
         ({"ffn": "third"}, r"moe_conf.ffn='third'"),
         ({"blocks": "every_0"}, r"moe_conf.blocks='every_0'"),
         ({"blocks": [1, -2]}, r"moe_conf.blocks=\[1, -2\]"),
-        ({"load_balancing_weight": -0.1}, r"moe_conf.load_balancing_weight=-0.1: must be a number >= 0"),
+        (
+            {"load_balancing_weight": -0.1},
+            r"moe_conf.load_balancing_weight=-0.1: must be a number >= 0",
+        ),
         ({"z_loss_weight": -1}, r"moe_conf.z_loss_weight=-1"),
         ({"capacity_factor": 0}, r"moe_conf.capacity_factor=0"),
         ({"jitter_noise": 1.5}, r"moe_conf.jitter_noise=1.5"),

@@ -36,9 +36,7 @@ def test_imbalanced_routing_costs_more_than_balanced():
     logits = torch.randn(64, 4)
     balanced = load_balancing_loss(logits.softmax(-1), logits.argmax(-1, keepdim=True))
     skewed_logits = logits + torch.tensor([3.0, 0.0, 0.0, 0.0])
-    skewed = load_balancing_loss(
-        skewed_logits.softmax(-1), skewed_logits.argmax(-1, keepdim=True)
-    )
+    skewed = load_balancing_loss(skewed_logits.softmax(-1), skewed_logits.argmax(-1, keepdim=True))
     assert skewed > balanced
 
 

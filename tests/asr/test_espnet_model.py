@@ -1,0 +1,94 @@
+import argparse
+
+import pytest
+import torch
+import yaml
+from conftest import TINY_CONFORMER
+from espnet2.tasks.asr import ASRTask
+
+TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
+
+
+def build_args(moe_conf, model_conf=None) -> argparse.Namespace:
+    parser = ASRTask.get_parser()
+    args = parser.parse_args([])
+    args.token_list = list(TOKENS)
+    args.input_size = None
+    args.frontend = "default"
+    args.frontend_conf = {"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": 8000}
+    args.specaug = None
+    args.normalize = "utterance_mvn"
+    args.encoder = "moe_conformer"
+    args.encoder_conf = {**TINY_CONFORMER, "moe_conf": moe_conf}
+    args.decoder = None
+    args.model = "moe_espnet"
+    args.model_conf = {"ctc_weight": 1.0, **(model_conf or {})}
+    return args
+
+
+def build(moe_conf, model_conf=None):
+    torch.manual_seed(0)
+    return ASRTask.build_model(build_args(moe_conf, model_conf))
+
+
+def batch():
+    torch.manual_seed(2)
+    return dict(
+        speech=torch.randn(2, 3200),
+        speech_lengths=torch.tensor([3200, 2400]),
+        text=torch.tensor([[2, 3, 4], [3, 2, -1]]),
+        text_lengths=torch.tensor([3, 2]),
+    )
+
+
+def test_aux_loss_reaches_the_training_loss_with_its_weight():
+    conf = {"type": "switch", "num_experts": 4, "z_loss_weight": 0.0}
+    base_model = build({**conf, "load_balancing_weight": 0.0}).eval()
+    weighted_model = build({**conf, "load_balancing_weight": 0.5}).eval()
+    weighted_model.load_state_dict(base_model.state_dict())
+    base_loss, _, _ = base_model(**batch())
+    loss, stats, _ = weighted_model(**batch())
+    torch.testing.assert_close(loss - base_loss, 0.5 * stats["moe_load_balancing_loss"])
+    assert stats["moe_load_balancing_loss"] >= 1.0  # E * sum(f * P) >= 1 for top-1 routing
+
+
+def test_stats_report_losses_and_per_layer_routing():
+    model = build({"type": "omni", "num_experts": 4, "blocks": [1]})
+    loss, stats, weight = model(**batch())
+    expected = {
+        "moe_aux_loss",
+        "moe_load_balancing_loss",
+        "moe_z_loss",
+        "moe_enc1_macaron_entropy",
+        "moe_enc1_macaron_load_max",
+        "moe_enc1_ffn_entropy",
+        "moe_enc1_ffn_load_max",
+    }
+    assert expected <= set(stats)
+    assert 0.25 <= float(stats["moe_enc1_ffn_load_max"]) <= 1.0
+    assert float(stats["loss"]) == pytest.approx(float(loss.detach()))
+    loss.backward()
+    assert model.encoder.shared_router.linear.weight.grad.abs().sum() > 0
+
+
+def test_dense_model_has_no_moe_stats():
+    _, stats, _ = build({"type": "dense"})(**batch())
+    assert not any(key.startswith("moe_") for key in stats)
+
+
+@pytest.mark.parametrize("moe_type", ["dense", "switch", "omni"])
+def test_strict_state_dict_round_trip_through_build_model_from_file(tmp_path, moe_type):
+    args = build_args({"type": moe_type, "num_experts": 2})
+    model = build({"type": moe_type, "num_experts": 2}).eval()
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(vars(args)))
+    checkpoint = tmp_path / "model.pth"
+    torch.save(model.state_dict(), checkpoint)
+    loaded, _ = ASRTask.build_model_from_file(config, checkpoint, "cpu")
+    loaded.eval()
+    # ESPnet loads with strict=False: check the keys ourselves.
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    loaded.load_state_dict(torch.load(checkpoint), strict=True)
+    data = batch()
+    expected = model.encode(data["speech"], data["speech_lengths"])[0]
+    torch.testing.assert_close(loaded.encode(data["speech"], data["speech_lengths"])[0], expected)
