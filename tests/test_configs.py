@@ -1,0 +1,47 @@
+"""The shipped model configs: dense, switch and omni differ only in moe_conf."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from espnet_omnirouter.bin.count_parameters import build_model_from_config
+from espnet_omnirouter.utils.parameters import count_parameters, format_count
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+MODEL_TYPES = ("dense", "switch", "omni")
+
+
+def without_moe_conf(config: dict) -> dict:
+    config = yaml.safe_load(yaml.safe_dump(config))
+    del config["encoder_conf"]["moe_conf"]
+    return config
+
+
+def test_configs_differ_only_in_moe_conf():
+    configs = {m: yaml.safe_load((CONF / f"train_{m}.yaml").read_text()) for m in MODEL_TYPES}
+    assert {m: c["encoder_conf"]["moe_conf"]["type"] for m, c in configs.items()} == {
+        m: m for m in MODEL_TYPES
+    }
+    reference = without_moe_conf(configs["dense"])
+    for moe_type in ("switch", "omni"):
+        assert without_moe_conf(configs[moe_type]) == reference, moe_type
+
+
+@pytest.mark.parametrize("moe_type", MODEL_TYPES)
+def test_parameter_comment_matches_the_model(moe_type):
+    path = CONF / f"train_{moe_type}.yaml"
+    stated = re.search(r"total (\S+), active (\S+) per frame", path.read_text()).groups()
+    count = count_parameters(build_model_from_config(path, vocab_size=150, input_size=None))
+    assert stated == (format_count(count.total), format_count(count.active))
+
+
+def test_moe_models_match_dense_active_parameters():
+    counts = {
+        m: count_parameters(build_model_from_config(CONF / f"train_{m}.yaml", 150, None))
+        for m in MODEL_TYPES
+    }
+    for moe_type in ("switch", "omni"):
+        assert counts[moe_type].total > 2 * counts["dense"].total
+        assert abs(counts[moe_type].active - counts["dense"].active) < 0.01 * counts["dense"].active
