@@ -14,10 +14,16 @@ from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 
 def build_model_from_config(config: Path, vocab_size: int, input_size: int | None):
-    """Build the model ``config`` describes with a placeholder vocabulary."""
+    """Build the model a training config (or an experiment's config.yaml) describes.
+
+    The config's values overlay ASRTask's defaults, as ESPnet's own loader does for
+    experiment configs; without a token list in the config, ``vocab_size``
+    placeholder tokens are used.
+    """
     from espnet2.tasks.asr import ASRTask
 
-    args = ASRTask.get_parser().parse_args(["--config", str(config)])
+    args = ASRTask.get_parser().parse_args([])
+    vars(args).update(yaml.safe_load(Path(config).read_text()))
     if not isinstance(args.token_list, list):
         args.token_list = ["<blank>", "<unk>"] + [f"t{i}" for i in range(vocab_size - 3)]
         args.token_list.append("<sos/eos>")

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# espeak_en: synthesised English speech, dense vs Switch vs Omni-router MoE Conformer CTC.
+#
+#   ./run.sh                          # everything, ~60 min on 2 CPU cores
+#   ./run.sh --stage 5 --stop_stage 6 # re-decode and re-score
+#   ./run.sh --models omni --train_args "--max_epoch 10"
+#
+# Stages (logs under ${exp_dir}/, times in ${exp_dir}/stage_times.tsv):
+#   1 data:      synthesise train/dev and the test sets (local/data.sh)
+#   2 tokenizer: sentencepiece unigram model, token list by ESPnet's tokenize_text
+#   3 stats:     feature shapes and global mean/variance (asr_train --collect_stats)
+#   4 train:     one model per --models entry, conf/train_<model>.yaml; ESPnet averages the
+#                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
+#   5 decode:    every test set, one process per model, --nj forked jobs
+#   6 score:     WER per set, average, bootstrap CIs -> ${results_file}
+set -euo pipefail
+cd "$(dirname "$0")"
+invocation="./run.sh $*"
+
+stage=1
+stop_stage=6
+nj=2                  # parallel jobs for synthesis and decoding
+ngpu=0                # GPUs for training (0: CPU)
+models="dense switch omni"
+asr_config=""         # train one model with this config instead of conf/train_<model>.yaml
+tag=""                # experiment name with --asr_config (default: the config's name)
+train_args=""         # extra asr_train options, e.g. "--max_epoch 10"
+num_train=3000        # training utterances
+num_dev=150
+num_test=200          # utterances per test set
+vocab_size=150
+data_dir=data
+exp_dir=exp
+results_file=RESULTS.md
+test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
+_option_names="stage stop_stage nj ngpu models asr_config tag train_args num_train num_dev
+num_test vocab_size data_dir exp_dir results_file test_sets"
+. local/parse_options.sh
+. ./path.sh
+
+if [ -n "${asr_config}" ]; then
+    [ -f "${asr_config}" ] || { echo "$0: --asr_config ${asr_config} not found" >&2; exit 1; }
+    tag="${tag:-$(basename "${asr_config}" .yaml)}"
+    tag="${tag#train_}"
+    models="${tag}"
+fi
+config_of() { if [ -n "${asr_config}" ]; then echo "${asr_config}"; else echo "conf/train_$1.yaml"; fi; }
+for model in ${models}; do
+    [ -f "$(config_of "${model}")" ] || { echo "$0: no config $(config_of "${model}")" >&2; exit 1; }
+done
+
+token_dir="${data_dir}/token_list/bpe_unigram${vocab_size}"
+stats_dir="${exp_dir}/asr_stats"
+mkdir -p "${exp_dir}"
+[ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
+echo "${invocation}" > "${exp_dir}/run_command.txt"
+run_stage() {  # run_stage N NAME: whether stage N runs; logs and times it
+    if [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; then
+        echo "=== stage $1: $2 ($(date '+%H:%M:%S'))"
+        return 0
+    fi
+    return 1
+}
+stage_done() { printf '%s\t%s\t%s\n' "$1" "$2" "$((SECONDS - $3))" >> "${exp_dir}/stage_times.tsv"; }
+espnet() { python -m espnet_omnirouter.bin.espnet "$@"; }
+
+if run_stage 1 "data"; then
+    start=${SECONDS}
+    local/data.sh --data_dir "${data_dir}" --num_train "${num_train}" --num_dev "${num_dev}" \
+        --num_test "${num_test}" --nj "${nj}"
+    stage_done 1 data "${start}"
+fi
+
+if run_stage 2 "tokenizer -> ${token_dir}"; then
+    start=${SECONDS}
+    rm -rf "${token_dir}" && mkdir -p "${token_dir}"
+    cut -d' ' -f2- "${data_dir}/train/text" > "${token_dir}/train_text"
+    python -c 'import sys, sentencepiece; sentencepiece.SentencePieceTrainer.train(sys.argv[1])' \
+        "--input=${token_dir}/train_text --vocab_size=${vocab_size} --model_type=unigram \
+        --model_prefix=${token_dir}/bpe --character_coverage=1.0 --hard_vocab_limit=false" \
+        > "${token_dir}/spm_train.log" 2>&1 \
+        || { echo "sentencepiece failed: see ${token_dir}/spm_train.log" >&2; exit 1; }
+    espnet espnet2.bin.tokenize_text --token_type bpe --bpemodel "${token_dir}/bpe.model" \
+        --input "${data_dir}/train/text" --output "${token_dir}/tokens.txt" --field 2- \
+        --cleaner none --g2p none --write_vocabulary true \
+        --add_symbol '<blank>:0' --add_symbol '<unk>:1' --add_symbol '<sos/eos>:-1' \
+        2> "${token_dir}/tokenize_text.log"
+    echo "token list: ${token_dir}/tokens.txt ($(wc -l < "${token_dir}/tokens.txt") tokens)"
+    stage_done 2 tokenizer "${start}"
+fi
+
+common_args=(
+    --use_preprocessor true --token_type bpe --bpemodel "${token_dir}/bpe.model"
+    --token_list "${token_dir}/tokens.txt" --non_linguistic_symbols none --cleaner none --g2p none
+    --train_data_path_and_name_and_type "${data_dir}/train/wav.scp,speech,sound"
+    --train_data_path_and_name_and_type "${data_dir}/train/text,text,text"
+    --valid_data_path_and_name_and_type "${data_dir}/dev/wav.scp,speech,sound"
+    --valid_data_path_and_name_and_type "${data_dir}/dev/text,text,text"
+)
+
+if run_stage 3 "feature statistics -> ${stats_dir}"; then
+    start=${SECONDS}
+    rm -rf "${stats_dir}"
+    first_model="${models%% *}"
+    python -m espnet_omnirouter.bin.asr_train --collect_stats true "${common_args[@]}" \
+        --config "$(config_of "${first_model}")" --normalize none --ngpu 0 --num_workers "${nj}" \
+        --train_shape_file "${data_dir}/train/wav.scp" --valid_shape_file "${data_dir}/dev/wav.scp" \
+        --output_dir "${stats_dir}.tmp" > "${exp_dir}/asr_stats.log" 2>&1 \
+        || { echo "collect_stats failed: see ${exp_dir}/asr_stats.log" >&2; exit 1; }
+    mv "${stats_dir}.tmp" "${stats_dir}"
+    stage_done 3 stats "${start}"
+fi
+
+if run_stage 4 "training: ${models}"; then
+    for model in ${models}; do
+        start=${SECONDS}
+        model_dir="${exp_dir}/asr_${model}"
+        if [ -f "${model_dir}/valid.loss.ave.pth" ]; then
+            echo "${model_dir}: already trained, skipping (delete it to retrain)"
+            continue
+        fi
+        echo "training ${model} ($(config_of "${model}")): log ${model_dir}/train.log"
+        mkdir -p "${model_dir}"
+        # shellcheck disable=SC2086
+        python -m espnet_omnirouter.bin.asr_train "${common_args[@]}" \
+            --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true \
+            --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
+            --train_shape_file "${stats_dir}/train/speech_shape" \
+            --train_shape_file "${stats_dir}/train/text_shape" \
+            --valid_shape_file "${stats_dir}/valid/speech_shape" \
+            --valid_shape_file "${stats_dir}/valid/text_shape" \
+            --output_dir "${model_dir}" ${train_args} > "${model_dir}/train.log" 2>&1 \
+            || { echo "training ${model} failed: see ${model_dir}/train.log" >&2; exit 1; }
+        grep "epoch results" "${model_dir}/train.log" | tail -n 1 | cut -c1-300 || true
+        stage_done 4 "train_${model}" "${start}"
+    done
+fi
+
+if run_stage 5 "decoding: ${models} on ${test_sets}"; then
+    for model in ${models}; do
+        start=${SECONDS}
+        model_dir="${exp_dir}/asr_${model}"
+        # shellcheck disable=SC2046
+        python -m espnet_omnirouter.bin.decode --asr_train_config "${model_dir}/config.yaml" \
+            --asr_model_file "${model_dir}/valid.loss.ave.pth" --output_dir "${model_dir}/decode" \
+            --nj "${nj}" $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
+            2> "${model_dir}/decode.log" \
+            || { echo "decoding ${model} failed: see ${model_dir}/decode.log" >&2; exit 1; }
+        stage_done 5 "decode_${model}" "${start}"
+    done
+fi
+
+if run_stage 6 "scoring -> ${results_file}"; then
+    start=${SECONDS}
+    # shellcheck disable=SC2086
+    python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
+        --models ${models} --test_sets ${test_sets} --output "${results_file}" \
+        --header local/results_header.md --stage_times "${exp_dir}/stage_times.tsv" \
+        --command "$(cat "${exp_dir}/run_command.txt")" \
+        2> "${exp_dir}/make_results.log" \
+        || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
+    stage_done 6 score "${start}"
+fi
+echo "=== done ($(date '+%H:%M:%S'))"

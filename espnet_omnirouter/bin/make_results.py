@@ -1,0 +1,111 @@
+"""Score decoded test sets and write the recipe's results table (Markdown).
+
+Usage:
+    python -m espnet_omnirouter.bin.make_results --exp_dir exp --data_dir data \
+        --models dense switch omni --test_sets test_clean test_noise ... --output RESULTS.md
+
+Reads <data_dir>/<set>/text (references), <exp_dir>/asr_<model>/decode/<set>/text
+(hypotheses) and .../rtf, and <exp_dir>/asr_<model>/config.yaml (parameter counts).
+Optional --header and --footer files are copied above and below the table.
+"""
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import List
+
+import espnet_omnirouter  # noqa: F401
+from espnet_omnirouter.bin.count_parameters import build_model_from_config
+from espnet_omnirouter.scoring.results_table import ModelResult, comparison_lines, wer_table
+from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.utils.parameters import count_parameters, format_count
+
+
+def load_result(exp_dir: Path, data_dir: Path, model: str, test_sets: List[str]) -> ModelResult:
+    model_dir = exp_dir / f"asr_{model}"
+    per_set, rtfs = {}, []
+    for name in test_sets:
+        hypotheses = model_dir / "decode" / name / "text"
+        if not hypotheses.is_file():
+            sys.exit(f"make_results: missing {hypotheses}: run the decoding stage first")
+        per_set[name] = score(
+            read_kaldi_text(data_dir / name / "text"), read_kaldi_text(hypotheses)
+        )
+        rtf_file = hypotheses.with_name("rtf")
+        if rtf_file.is_file():
+            rtfs.append(float(rtf_file.read_text()))
+    count = count_parameters(build_model_from_config(model_dir / "config.yaml", 0, None))
+    return ModelResult(
+        name=model,
+        total_params=format_count(count.total),
+        active_params=format_count(count.active),
+        per_set=per_set,
+        rtf=sum(rtfs) / len(rtfs) if rtfs else None,
+    )
+
+
+def machine_description() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.startswith("model name")
+    ]
+    return f"{names[0] if names else platform.processor()}, {os.cpu_count()} cores, no GPU"
+
+
+def stage_times_table(path: Path) -> List[str]:
+    """Wall time per stage from run.sh's ``stage<TAB>name<TAB>seconds`` lines."""
+    lines = ["| stage | step | wall time |", "|---|---|---:|"]
+    total = 0
+    for row in path.read_text().splitlines():
+        stage, name, seconds = row.split("\t")
+        total += int(seconds)
+        lines.append(f"| {stage} | {name} | {int(seconds) // 60}m{int(seconds) % 60:02d}s |")
+    lines.append(f"| | **total** | **{total // 60}m{total % 60:02d}s** |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exp_dir", type=Path, required=True)
+    parser.add_argument("--data_dir", type=Path, required=True)
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--test_sets", nargs="+", required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--header", type=Path)
+    parser.add_argument("--footer", type=Path)
+    parser.add_argument("--bootstrap_samples", type=int, default=1000)
+    parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
+    parser.add_argument("--command", help="the command that produced the results")
+    args = parser.parse_args()
+    results = [load_result(args.exp_dir, args.data_dir, m, args.test_sets) for m in args.models]
+    pairs = [("omni", "dense"), ("omni", "switch"), ("switch", "dense")]
+    body = [
+        "WER (%) per test set, macro average over the test sets, and decoding real-time",
+        "factor (CTC greedy search, 2 CPU jobs).",
+        "",
+        wer_table(results, args.test_sets),
+        "",
+        "Relative change of the average WER, paired bootstrap over utterances "
+        f"({args.bootstrap_samples} resamples):",
+        "",
+        *comparison_lines(results, pairs, args.bootstrap_samples),
+    ]
+    if args.command:
+        body += ["", f"Command: `{args.command}`"]
+    body += ["", f"Machine: {machine_description()}"]
+    if args.stage_times and args.stage_times.is_file():
+        body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
+    parts = [p.read_text().rstrip() for p in (args.header,) if p] + ["\n".join(body)]
+    parts += [p.read_text().rstrip() for p in (args.footer,) if p]
+    staging = args.output.with_name(args.output.name + ".tmp")
+    staging.write_text("\n\n".join(parts) + "\n")
+    staging.replace(args.output)
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""WER scoring and the results tables."""
