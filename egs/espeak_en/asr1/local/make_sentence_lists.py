@@ -7,8 +7,8 @@ documents how they were made, so they can be rebuilt and audited:
     python local/make_sentence_lists.py pkgs local/text
 
 Debian's fortunes package (fortune-mod, BSD licence; see local/text/LICENSE) holds the
-clean-language fortune files (a few categories excluded for content). Sentences of the technical categories go to
-fortunes_tech.txt (the recipe's text-domain-shift test set), all others to
+clean-language fortune files (a few categories are excluded for content). Sentences of
+the technical categories go to fortunes_tech.txt (the text-domain-shift test set), others to
 fortunes_general.txt. Sentences are normalised (see normalize_sentence), kept at 4 to 14
 words, de-duplicated, and a sentence in both lists is kept in the technical one only.
 """
