@@ -4,6 +4,10 @@ import contextlib
 import logging
 from typing import Iterator
 
+# A named logger: module-level logging.debug() would configure the root logger during
+# import and turn ESPnet's later logging.basicConfig(level=INFO) into a no-op.
+logger = logging.getLogger(__name__)
+
 
 @contextlib.contextmanager
 def nltk_downloads_skipped() -> Iterator[None]:
@@ -21,7 +25,7 @@ def nltk_downloads_skipped() -> Iterator[None]:
     original = nltk.download
 
     def skip_download(info_or_id: str = "", *args, **kwargs) -> bool:
-        logging.debug("espnet_omnirouter: skipped nltk.download(%r) during import", info_or_id)
+        logger.debug("skipped nltk.download(%r) while importing ESPnet", info_or_id)
         return False
 
     nltk.download = skip_download

@@ -152,6 +152,7 @@ def test_train_then_decode(workdir: Path, moe_type: str):
         cwd=workdir,
     )
     assert (exp / "2epoch.pth").exists()
+    assert "2epoch results:" in log  # ESPnet's INFO logging survives the plugin's import
     scalars = tensorboard_scalars(exp / "tensorboard" / "train")
     assert "loss_ctc" in scalars
     moe_scalars = {"moe_aux_loss", "moe_enc2_ffn_load_max", "moe_enc0_macaron_entropy"}

@@ -1,0 +1,59 @@
+"""The default recipe: sentence split, and a tiny run of every stage of run.sh."""
+
+import importlib.util
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from espnet_omnirouter.data.kaldi_dir import validate_data_dir
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
+TEST_SETS = ["test_clean", "test_accent", "test_flite", "test_fast", "test_noise",
+             "test_reverb", "test_telephone", "test_text"]
+
+
+def load_prepare_data():
+    spec = importlib.util.spec_from_file_location("prepare_data", RECIPE / "local/prepare_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sentence_split_is_disjoint_and_covers_test_words():
+    split = load_prepare_data().split_sentences(num_dev=150, num_test=200, seed=0)
+    train, dev, test = set(split["train"]), set(split["dev"]), set(split["test"])
+    assert len(test) == 200 and len(dev) == 150 and len(train) > 3000
+    assert not (train & test) and not (train & dev) and not (dev & test)
+    train_words = {w for s in train for w in s.split()}
+    assert all(w in train_words for s in test for w in s.split())
+    assert not set(split["test_text"]) & train
+
+
+@pytest.mark.e2e
+def test_tiny_run_through_every_stage(tmp_path):
+    command = [
+        "bash", str(RECIPE / "run.sh"), "--num_train", "40", "--num_dev", "8", "--num_test", "6",
+        "--vocab_size", "60", "--data_dir", str(tmp_path / "data"),
+        "--exp_dir", str(tmp_path / "exp"), "--results_file", str(tmp_path / "RESULTS.md"),
+        "--train_args", "--max_epoch 2 --batch_size 8",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ["train", "dev", *TEST_SETS]:
+        expected = {"train": 40, "dev": 8}.get(name, 6)
+        assert validate_data_dir(tmp_path / "data" / name) == expected, name
+    results = (tmp_path / "RESULTS.md").read_text()
+    header = "| model | params (total / active) | " + " | ".join(TEST_SETS)
+    assert header + " | **average** | decode RTF |" in results
+    for model in ("dense", "switch", "omni"):
+        row = re.search(rf"^\| {model} \| [\d.]+M / [\d.]+M \|(.*)\|$", results, re.M)
+        assert row and len(row.group(1).split("|")) == len(TEST_SETS) + 2, model
+    assert "- omni vs dense:" in results and "95% bootstrap CI" in results
+    stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
+    assert [line.split("\t")[0] for line in stages.splitlines()] == list("1234445556")
+    # A re-run skips the finished trainings instead of redoing them.
+    rerun = subprocess.run([*command, "--stage", "4", "--stop_stage", "4"],
+                           capture_output=True, text=True)
+    assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
