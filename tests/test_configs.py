@@ -9,7 +9,8 @@ import yaml
 from espnet_omnirouter.bin.count_parameters import build_model_from_config
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF_ROOT = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIRS = [CONF_ROOT, CONF_ROOT / "large"]
 MODEL_TYPES = ("dense", "switch", "omni")
 
 
@@ -19,8 +20,9 @@ def without_moe_conf(config: dict) -> dict:
     return config
 
 
-def test_configs_differ_only_in_moe_conf():
-    configs = {m: yaml.safe_load((CONF / f"train_{m}.yaml").read_text()) for m in MODEL_TYPES}
+@pytest.mark.parametrize("conf_dir", CONF_DIRS, ids=["cpu", "large"])
+def test_configs_differ_only_in_moe_conf(conf_dir):
+    configs = {m: yaml.safe_load((conf_dir / f"train_{m}.yaml").read_text()) for m in MODEL_TYPES}
     assert {m: c["encoder_conf"]["moe_conf"]["type"] for m, c in configs.items()} == {
         m: m for m in MODEL_TYPES
     }
@@ -29,17 +31,19 @@ def test_configs_differ_only_in_moe_conf():
         assert without_moe_conf(configs[moe_type]) == reference, moe_type
 
 
+@pytest.mark.parametrize("conf_dir", CONF_DIRS, ids=["cpu", "large"])
 @pytest.mark.parametrize("moe_type", MODEL_TYPES)
-def test_parameter_comment_matches_the_model(moe_type):
-    path = CONF / f"train_{moe_type}.yaml"
+def test_parameter_comment_matches_the_model(conf_dir, moe_type):
+    path = conf_dir / f"train_{moe_type}.yaml"
     stated = re.search(r"total (\S+), active (\S+) per frame", path.read_text()).groups()
     count = count_parameters(build_model_from_config(path, vocab_size=150, input_size=None))
     assert stated == (format_count(count.total), format_count(count.active))
 
 
-def test_moe_models_match_dense_active_parameters():
+@pytest.mark.parametrize("conf_dir", CONF_DIRS, ids=["cpu", "large"])
+def test_moe_models_match_dense_active_parameters(conf_dir):
     counts = {
-        m: count_parameters(build_model_from_config(CONF / f"train_{m}.yaml", 150, None))
+        m: count_parameters(build_model_from_config(conf_dir / f"train_{m}.yaml", 150, None))
         for m in MODEL_TYPES
     }
     for moe_type in ("switch", "omni"):

@@ -9,7 +9,7 @@
 #   1 data:      synthesise train/dev and the test sets (local/data.sh)
 #   2 tokenizer: sentencepiece unigram model, token list by ESPnet's tokenize_text
 #   3 stats:     feature shapes and global mean/variance (asr_train --collect_stats)
-#   4 train:     one model per --models entry, conf/train_<model>.yaml; ESPnet averages the
+#   4 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
 #   5 decode:    every test set, one process per model, --nj forked jobs
 #   6 score:     WER per set, average, bootstrap CIs -> ${results_file}
@@ -22,7 +22,8 @@ stop_stage=6
 nj=2                  # parallel jobs for synthesis and decoding
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
-asr_config=""         # train one model with this config instead of conf/train_<model>.yaml
+conf_dir=conf         # model configs: <conf_dir>/train_<model>.yaml (conf/large: GPU-sized)
+asr_config=""         # train one model with this config instead of <conf_dir>/train_<model>.yaml
 tag=""                # experiment name with --asr_config (default: the config's name)
 train_args=""         # extra asr_train options, e.g. "--max_epoch 10"
 num_train=3000        # training utterances
@@ -33,7 +34,7 @@ data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
-_option_names="stage stop_stage nj ngpu models asr_config tag train_args num_train num_dev
+_option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
 num_test vocab_size data_dir exp_dir results_file test_sets"
 . local/parse_options.sh
 . ./path.sh
@@ -44,7 +45,7 @@ if [ -n "${asr_config}" ]; then
     tag="${tag#train_}"
     models="${tag}"
 fi
-config_of() { if [ -n "${asr_config}" ]; then echo "${asr_config}"; else echo "conf/train_$1.yaml"; fi; }
+config_of() { if [ -n "${asr_config}" ]; then echo "${asr_config}"; else echo "${conf_dir}/train_$1.yaml"; fi; }
 for model in ${models}; do
     [ -f "$(config_of "${model}")" ] || { echo "$0: no config $(config_of "${model}")" >&2; exit 1; }
 done
