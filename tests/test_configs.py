@@ -36,14 +36,14 @@ def test_configs_differ_only_in_moe_conf(conf_dir):
 def test_parameter_comment_matches_the_model(conf_dir, moe_type):
     path = conf_dir / f"train_{moe_type}.yaml"
     stated = re.search(r"total (\S+), active (\S+) per frame", path.read_text()).groups()
-    count = count_parameters(build_model_from_config(path, vocab_size=150, input_size=None))
+    count = count_parameters(build_model_from_config(path, vocab_size=50, input_size=None))
     assert stated == (format_count(count.total), format_count(count.active))
 
 
 @pytest.mark.parametrize("conf_dir", CONF_DIRS, ids=["cpu", "large"])
 def test_moe_models_match_dense_active_parameters(conf_dir):
     counts = {
-        m: count_parameters(build_model_from_config(conf_dir / f"train_{m}.yaml", 150, None))
+        m: count_parameters(build_model_from_config(conf_dir / f"train_{m}.yaml", 50, None))
         for m in MODEL_TYPES
     }
     for moe_type in ("switch", "omni"):

@@ -35,7 +35,7 @@ def build_model_from_config(config: Path, vocab_size: int, input_size: int | Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", type=Path)
-    parser.add_argument("--vocab_size", type=int, default=150)
+    parser.add_argument("--vocab_size", type=int, default=50)
     parser.add_argument("--input_size", type=int, default=None, help="feature dim if no frontend")
     args = parser.parse_args()
     if not args.config.is_file():
