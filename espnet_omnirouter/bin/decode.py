@@ -21,11 +21,14 @@ from typing import Dict, List, Sequence, Tuple
 
 import soundfile
 import torch
+import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 
 _DECODER = None  # the loaded Speech2Text, inherited by forked workers
+# A batch to decode: the mode and its (utt_id, wav path) pairs.
+Batch = Tuple[str, List[Tuple[str, str]]]
 
 
 def load_speech2text(config: Path, model_file: Path, beam_size: int):
@@ -42,8 +45,6 @@ def load_speech2text(config: Path, model_file: Path, beam_size: int):
 
 
 def _is_ctc_only(config: Path) -> bool:
-    import yaml
-
     conf = yaml.safe_load(config.read_text())
     return conf.get("decoder") is None or conf.get("model_conf", {}).get("ctc_weight") == 1.0
 
@@ -64,7 +65,7 @@ def ctc_greedy(speech2text, waves: List[torch.Tensor]) -> List[str]:
     return texts
 
 
-def decode_batch(batch: Tuple[str, List[Tuple[str, str]]]) -> List[Tuple[str, str]]:
+def decode_batch(batch: Batch) -> List[Tuple[str, str]]:
     """Decode one batch of (utt_id, wav path) in a worker; returns (utt_id, text)."""
     mode, items = batch
     waves = []
@@ -79,8 +80,10 @@ def decode_batch(batch: Tuple[str, List[Tuple[str, str]]]) -> List[Tuple[str, st
     return [(utt, text) for (utt, _), text in zip(items, texts)]
 
 
-def make_batches(wav_scp: Dict[str, str], batch_seconds: float, mode: str) -> List:
-    """Group utterances of similar length; beam search decodes one at a time."""
+def make_batches(
+    wav_scp: Dict[str, str], batch_seconds: float, mode: str
+) -> Tuple[List[Batch], float]:
+    """Group utterances of similar length (beam search: one at a time); total seconds."""
     durations = {utt: soundfile.info(path).duration for utt, path in wav_scp.items()}
     order = sorted(wav_scp, key=durations.get)
     batches, current, seconds = [], [], 0.0

@@ -128,7 +128,7 @@ def test_train_then_decode(workdir: Path, moe_type: str):
     config_path = workdir / f"train_{moe_type}.yaml"
     config_path.write_text(yaml.safe_dump(config))
     exp = workdir / f"exp_{moe_type}"
-    run(
+    log = run(
         "asr_train",
         "--config",
         str(config_path),

@@ -15,7 +15,8 @@ def make_utterances(tmp_path, count=3):
     for index in range(count):
         path = tmp_path / f"{index}.wav"
         soundfile.write(path, np.zeros(160, dtype=np.float32), 16000)
-        utterances.append(Utterance(f"spk{index % 2}-utt{index}", f"spk{index % 2}", str(path), "hi"))
+        speaker = f"spk{index % 2}"
+        utterances.append(Utterance(f"{speaker}-utt{index}", speaker, str(path), "hi"))
     return utterances
 
 
