@@ -10,8 +10,16 @@ import pytest
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
-TEST_SETS = ["test_clean", "test_accent", "test_flite", "test_fast", "test_noise",
-             "test_reverb", "test_telephone", "test_text"]
+TEST_SETS = [
+    "test_clean",
+    "test_accent",
+    "test_flite",
+    "test_fast",
+    "test_noise",
+    "test_reverb",
+    "test_telephone",
+    "test_text",
+]
 
 
 def load_prepare_data():
@@ -34,10 +42,24 @@ def test_sentence_split_is_disjoint_and_covers_test_words():
 @pytest.mark.e2e
 def test_tiny_run_through_every_stage(tmp_path):
     command = [
-        "bash", str(RECIPE / "run.sh"), "--num_train", "40", "--num_dev", "8", "--num_test", "6",
-        "--vocab_size", "60", "--data_dir", str(tmp_path / "data"),
-        "--exp_dir", str(tmp_path / "exp"), "--results_file", str(tmp_path / "RESULTS.md"),
-        "--train_args", "--max_epoch 2 --batch_size 8",
+        "bash",
+        str(RECIPE / "run.sh"),
+        "--num_train",
+        "40",
+        "--num_dev",
+        "8",
+        "--num_test",
+        "6",
+        "--vocab_size",
+        "60",
+        "--data_dir",
+        str(tmp_path / "data"),
+        "--exp_dir",
+        str(tmp_path / "exp"),
+        "--results_file",
+        str(tmp_path / "RESULTS.md"),
+        "--train_args",
+        "--max_epoch 2 --batch_size 8",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -54,6 +76,7 @@ def test_tiny_run_through_every_stage(tmp_path):
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
     assert [line.split("\t")[0] for line in stages.splitlines()] == list("1234445556")
     # A re-run skips the finished trainings instead of redoing them.
-    rerun = subprocess.run([*command, "--stage", "4", "--stop_stage", "4"],
-                           capture_output=True, text=True)
+    rerun = subprocess.run(
+        [*command, "--stage", "4", "--stop_stage", "4"], capture_output=True, text=True
+    )
     assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
