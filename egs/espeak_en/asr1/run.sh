@@ -74,18 +74,21 @@ fi
 
 if run_stage 2 "tokenizer -> ${token_dir}"; then
     start=${SECONDS}
-    rm -rf "${token_dir}" && mkdir -p "${token_dir}"
-    cut -d' ' -f2- "${data_dir}/train/text" > "${token_dir}/train_text"
+    tmp_dir="${token_dir}.tmp"  # built aside, renamed when complete
+    rm -rf "${token_dir}" "${tmp_dir}" && mkdir -p "${tmp_dir}"
+    cut -d' ' -f2- "${data_dir}/train/text" > "${tmp_dir}/train_text"
     python -c 'import sys, sentencepiece; sentencepiece.SentencePieceTrainer.train(sys.argv[1])' \
-        "--input=${token_dir}/train_text --vocab_size=${vocab_size} --model_type=unigram \
-        --model_prefix=${token_dir}/bpe --character_coverage=1.0 --hard_vocab_limit=false" \
-        > "${token_dir}/spm_train.log" 2>&1 \
-        || { echo "sentencepiece failed: see ${token_dir}/spm_train.log" >&2; exit 1; }
-    espnet espnet2.bin.tokenize_text --token_type bpe --bpemodel "${token_dir}/bpe.model" \
-        --input "${data_dir}/train/text" --output "${token_dir}/tokens.txt" --field 2- \
+        "--input=${tmp_dir}/train_text --vocab_size=${vocab_size} --model_type=unigram \
+        --model_prefix=${tmp_dir}/bpe --character_coverage=1.0 --hard_vocab_limit=false" \
+        > "${tmp_dir}/spm_train.log" 2>&1 \
+        || { echo "sentencepiece failed: see ${tmp_dir}/spm_train.log" >&2; exit 1; }
+    espnet espnet2.bin.tokenize_text --token_type bpe --bpemodel "${tmp_dir}/bpe.model" \
+        --input "${data_dir}/train/text" --output "${tmp_dir}/tokens.txt" --field 2- \
         --cleaner none --g2p none --write_vocabulary true \
         --add_symbol '<blank>:0' --add_symbol '<unk>:1' --add_symbol '<sos/eos>:-1' \
-        2> "${token_dir}/tokenize_text.log"
+        2> "${tmp_dir}/tokenize_text.log" \
+        || { echo "tokenize_text failed: see ${tmp_dir}/tokenize_text.log" >&2; exit 1; }
+    mv "${tmp_dir}" "${token_dir}"
     echo "token list: ${token_dir}/tokens.txt ($(wc -l < "${token_dir}/tokens.txt") tokens)"
     stage_done 2 tokenizer "${start}"
 fi
