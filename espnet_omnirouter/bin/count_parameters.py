@@ -1,7 +1,7 @@
 """Print the total and active parameters of the model an ESPnet ASR config builds.
 
-Usage: python -m espnet_omnirouter.bin.count_parameters CONFIG.yaml [--token_list FILE]
-       [--vocab_size N] [--input_size N]
+Usage: python -m espnet_omnirouter.bin.count_parameters CONFIG.yaml [--vocab_size N]
+       [--input_size N]
 """
 
 import argparse
@@ -40,7 +40,6 @@ def main() -> None:
     args = parser.parse_args()
     if not args.config.is_file():
         parser.error(f"config file not found: {args.config}")
-    yaml.safe_load(args.config.read_text())  # fail early with YAML's own line/column message
     count = count_parameters(build_model_from_config(args.config, args.vocab_size, args.input_size))
     print(f"{args.config}: total {format_count(count.total)}, active {format_count(count.active)}")
 
