@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # espeak_en: synthesised English speech, dense vs Switch vs Omni-router MoE Conformer CTC.
 #
-#   ./run.sh                          # everything, ~60 min on 2 CPU cores
+#   ./run.sh                          # everything, ~70 min on 2 CPU cores
 #   ./run.sh --stage 5 --stop_stage 6 # re-decode and re-score
 #   ./run.sh --models omni --train_args "--max_epoch 10"
 #
