@@ -107,6 +107,7 @@ class MoEConformerEncoder(ConformerEncoder):
             capacity_factor=conf.capacity_factor,
             load_balancing_weight=conf.load_balancing_weight,
             z_loss_weight=conf.z_loss_weight,
+            expert_backend=conf.expert_backend,
         )
         layer.layer_name = name
         return layer

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Set, Union
 
+from espnet_omnirouter.layers.moe.grouped_linear import EXPERT_BACKENDS
 from espnet_omnirouter.layers.moe.router import GATE_NORMALIZATIONS
 
 MOE_TYPES = ("dense", "switch", "omni")
@@ -34,6 +35,8 @@ class MoEConfig:
         z_loss_weight: Weight of the router z-loss.
         capacity_factor: If set, each expert takes at most
             ``ceil(capacity_factor * tokens * top_k / num_experts)`` assignments.
+        expert_backend: How the experts' grouped matmuls run: ``loop`` (fastest on
+            CPU) or ``grouped_mm`` (PyTorch's grouped GEMM, no host synchronisation).
     """
 
     type: str = "dense"
@@ -46,6 +49,7 @@ class MoEConfig:
     load_balancing_weight: float = 0.01
     z_loss_weight: float = 0.001
     capacity_factor: float | None = None
+    expert_backend: str = "loop"
 
     @classmethod
     def from_dict(cls, conf: Mapping[str, Any] | None, where: str = "moe_conf") -> "MoEConfig":
@@ -91,6 +95,8 @@ class MoEConfig:
             not isinstance(self.capacity_factor, (int, float)) or self.capacity_factor <= 0
         ):
             fail("capacity_factor", "must be null (no capacity limit) or a number > 0")
+        if self.expert_backend not in EXPERT_BACKENDS:
+            fail("expert_backend", f"must be one of {EXPERT_BACKENDS}")
 
     @property
     def is_moe(self) -> bool:

@@ -24,7 +24,8 @@ def dispatch_and_combine(
 
     Assignments are sorted by expert (a stable sort of the choice-major order, so
     first choices, then earlier tokens, win when an expert is full), gathered once,
-    run as one contiguous slice per expert, and scattered back once.
+    run as one contiguous group per expert, and scattered back once. Nothing here
+    copies data to the host (the ``loop`` expert backend does, for group sizes).
 
     Args:
         tokens: (#tokens, D).
@@ -40,26 +41,30 @@ def dispatch_and_combine(
         (#tokens, D) combined expert outputs.
     """
     num_tokens, top_k = expert_index.shape
+    num_experts = experts.num_experts
+    # Assignment p = choice * num_tokens + token; dropped ones go to a virtual
+    # expert E, which sorts last and is never computed.
     flat_expert = expert_index.t().reshape(-1)
-    flat_gate = gate.t().reshape(-1)
-    flat_token = torch.arange(num_tokens, device=tokens.device).repeat(top_k)
     if valid is not None:
-        keep = valid.repeat(top_k)
-        flat_expert, flat_gate, flat_token = flat_expert[keep], flat_gate[keep], flat_token[keep]
-
+        flat_expert = flat_expert.masked_fill(~valid.repeat(top_k), num_experts)
     order = torch.argsort(flat_expert, stable=True)
-    tokens_per_expert = torch.bincount(flat_expert, minlength=experts.num_experts)
+    tokens_per_expert = torch.bincount(flat_expert, minlength=num_experts + 1)[:num_experts]
     if capacity is not None:
         sorted_expert = flat_expert[order]
         group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
-        rank_in_expert = (
-            torch.arange(order.numel(), device=order.device) - group_start[sorted_expert]
+        rank_in_expert = torch.arange(order.numel(), device=order.device) - group_start[
+            sorted_expert.clamp(max=num_experts - 1)
+        ]
+        over_capacity = rank_in_expert >= capacity
+        flat_expert = flat_expert.scatter(
+            0, order, sorted_expert.masked_fill(over_capacity, num_experts)
         )
-        order = order[rank_in_expert < capacity]
+        order = torch.argsort(flat_expert, stable=True)
         tokens_per_expert = tokens_per_expert.clamp(max=capacity)
 
-    token_index = flat_token[order]
-    expert_out = experts(tokens[token_index], tokens_per_expert.tolist())
-    expert_out = expert_out * flat_gate[order].unsqueeze(-1).to(expert_out.dtype)
+    token_index = order % num_tokens
+    expert_out = experts(tokens[token_index], tokens_per_expert)
+    sorted_gate = gate.t().reshape(-1)[order]
+    expert_out = expert_out * sorted_gate.unsqueeze(-1).to(expert_out.dtype)
     combined = expert_out.new_zeros(num_tokens, tokens.shape[-1])
     return combined.index_add_(0, token_index, expert_out)

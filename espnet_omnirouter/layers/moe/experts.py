@@ -1,9 +1,14 @@
 """Position-wise feed-forward experts with stacked weights and grouped execution."""
 
 import math
-from typing import List
 
 import torch
+
+from espnet_omnirouter.layers.moe.grouped_linear import (
+    EXPERT_BACKENDS,
+    grouped_mm_linear,
+    loop_grouped_linear,
+)
 
 
 class StackedExperts(torch.nn.Module):
@@ -18,6 +23,8 @@ class StackedExperts(torch.nn.Module):
         hidden_units: H.
         dropout_rate: Dropout on the hidden activations.
         activation: Activation module (ESPnet's Conformer uses Swish).
+        backend: How the grouped matmuls run: ``loop`` (fastest on CPU) or
+            ``grouped_mm`` (no host synchronisation; see ``grouped_linear``).
     """
 
     def __init__(
@@ -27,8 +34,17 @@ class StackedExperts(torch.nn.Module):
         hidden_units: int,
         dropout_rate: float,
         activation: torch.nn.Module,
+        backend: str = "loop",
     ):
         super().__init__()
+        if backend not in EXPERT_BACKENDS:
+            raise ValueError(f"expert backend must be one of {EXPERT_BACKENDS}, got {backend!r}")
+        if backend == "grouped_mm" and (input_size % 8 or hidden_units % 8):
+            raise ValueError(
+                "expert backend 'grouped_mm' needs input_size and hidden_units to be "
+                f"multiples of 8 (16-byte strides), got {input_size} and {hidden_units}"
+            )
+        self.backend = backend
         self.num_experts = num_experts
         self.w_1 = torch.nn.Parameter(torch.empty(num_experts, input_size, hidden_units))
         self.b_1 = torch.nn.Parameter(torch.empty(num_experts, hidden_units))
@@ -45,29 +61,22 @@ class StackedExperts(torch.nn.Module):
             torch.nn.init.uniform_(weight, -bound, bound)
             torch.nn.init.uniform_(bias, -bound, bound)
 
-    def forward(self, tokens_by_expert: torch.Tensor, tokens_per_expert: List[int]) -> torch.Tensor:
-        """Run each expert on its contiguous slice of tokens.
+    def forward(self, tokens_by_expert: torch.Tensor, tokens_per_expert: torch.Tensor) -> torch.Tensor:
+        """Run each expert on its contiguous group of tokens.
 
         Args:
-            tokens_by_expert: Tokens sorted by expert, (#assignments, D).
-            tokens_per_expert: Length of each expert's slice, E integers.
+            tokens_by_expert: Tokens sorted by expert, (N, D); rows after the E groups
+                (dropped assignments) are not computed.
+            tokens_per_expert: (E,) int64 group sizes, summing to at most N.
 
         Returns:
-            Expert outputs in the same order, (#assignments, D).
+            Expert outputs in the same order, (N, D); zero after the E groups.
         """
-        outputs = []
-        # unbind() keeps backward to one stacked gradient; indexing w_1[e] in the
-        # loop would allocate a full-size gradient per expert.
-        expert_weights = zip(
-            self.w_1.unbind(0), self.b_1.unbind(0), self.w_2.unbind(0), self.b_2.unbind(0)
-        )
-        for tokens, (w_1, b_1, w_2, b_2) in zip(
-            tokens_by_expert.split(tokens_per_expert), expert_weights
-        ):
-            if tokens.shape[0] == 0:
-                continue
-            hidden = self.dropout(self.activation(torch.addmm(b_1, tokens, w_1)))
-            outputs.append(torch.addmm(b_2, hidden, w_2))
-        if not outputs:
-            return tokens_by_expert.new_zeros(tokens_by_expert.shape)
-        return torch.cat(outputs)
+        if self.backend == "loop":
+            sizes = tokens_per_expert.tolist()
+            hidden = loop_grouped_linear(tokens_by_expert, self.w_1, self.b_1, sizes)
+            hidden = self.dropout(self.activation(hidden))
+            return loop_grouped_linear(hidden, self.w_2, self.b_2, sizes)
+        hidden = grouped_mm_linear(tokens_by_expert, self.w_1, self.b_1, tokens_per_expert)
+        hidden = self.dropout(self.activation(hidden))
+        return grouped_mm_linear(hidden, self.w_2, self.b_2, tokens_per_expert)

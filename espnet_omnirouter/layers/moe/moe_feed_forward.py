@@ -67,6 +67,7 @@ class MoEFeedForward(torch.nn.Module):
         capacity_factor: None (no token dropping) or the expert capacity factor.
         load_balancing_weight: Weight of the load-balancing loss.
         z_loss_weight: Weight of the router z-loss.
+        expert_backend: ``loop`` or ``grouped_mm`` (see ``StackedExperts``).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class MoEFeedForward(torch.nn.Module):
         capacity_factor: float | None = None,
         load_balancing_weight: float = 0.0,
         z_loss_weight: float = 0.0,
+        expert_backend: str = "loop",
     ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
@@ -98,7 +100,7 @@ class MoEFeedForward(torch.nn.Module):
             # Bypass Module.__setattr__ so the shared router is not a submodule here.
             self.__dict__["router"] = router
         self.experts = StackedExperts(
-            num_experts, input_size, hidden_units, dropout_rate, activation
+            num_experts, input_size, hidden_units, dropout_rate, activation, expert_backend
         )
         self.num_experts = num_experts
         self.top_k = top_k

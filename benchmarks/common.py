@@ -1,0 +1,101 @@
+"""Shared helpers of the benchmark scripts: timing, machine description, reports.
+
+Every figure the scripts print is a ratio of two medians measured in the same run,
+with the candidates interleaved round-robin so that a noisy neighbour slows them
+alike. Reports go to stdout and into a marked section of ``BENCHMARKS.md``, which a
+rerun replaces in place.
+"""
+
+import os
+import platform
+import re
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved_medians(
+    candidates: Dict[str, Callable[[], object]],
+    repeats: int,
+    device: torch.device,
+    warmup: int = 1,
+) -> Dict[str, float]:
+    """Median wall time (seconds) of each candidate, run round-robin ``repeats`` times."""
+    for _ in range(warmup):
+        for run in candidates.values():
+            run()
+    synchronize(device)
+    times: Dict[str, List[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            synchronize(device)
+            start = time.perf_counter()
+            run()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def describe_machine(device: torch.device) -> str:
+    """One line: CPU model, threads, torch version, and the GPU when used."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        if match:
+            cpu = match.group(1).strip()
+    line = (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)"
+    )
+    if device.type == "cuda":
+        line += f", {torch.cuda.get_device_name(device)}"
+    return line
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def command_line() -> str:
+    script = Path(sys.argv[0]).resolve().relative_to(REPO_ROOT)
+    return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
+def write_report(section: str, title: str, body: str, device: torch.device) -> None:
+    """Print ``body`` and store it as ``section`` of BENCHMARKS.md (replacing an old one)."""
+    text = (
+        f"### {title}\n\n"
+        f"Machine: {describe_machine(device)}. Command: `{command_line()}`\n\n{body}\n"
+    )
+    print(text)
+    begin, end = f"<!-- {section} begin -->", f"<!-- {section} end -->"
+    block = f"{begin}\n{text}{end}"
+    current = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: block, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + block + "\n"
+    temporary = BENCHMARKS_MD.with_suffix(".md.tmp")
+    temporary.write_text(updated)
+    temporary.replace(BENCHMARKS_MD)
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}"
