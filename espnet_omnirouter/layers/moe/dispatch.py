@@ -52,9 +52,10 @@ def dispatch_and_combine(
     if capacity is not None:
         sorted_expert = flat_expert[order]
         group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
-        rank_in_expert = torch.arange(order.numel(), device=order.device) - group_start[
-            sorted_expert.clamp(max=num_experts - 1)
-        ]
+        rank_in_expert = (
+            torch.arange(order.numel(), device=order.device)
+            - group_start[sorted_expert.clamp(max=num_experts - 1)]
+        )
         over_capacity = rank_in_expert >= capacity
         flat_expert = flat_expert.scatter(
             0, order, sorted_expert.masked_fill(over_capacity, num_experts)

@@ -61,7 +61,9 @@ class StackedExperts(torch.nn.Module):
             torch.nn.init.uniform_(weight, -bound, bound)
             torch.nn.init.uniform_(bias, -bound, bound)
 
-    def forward(self, tokens_by_expert: torch.Tensor, tokens_per_expert: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens_by_expert: torch.Tensor, tokens_per_expert: torch.Tensor
+    ) -> torch.Tensor:
         """Run each expert on its contiguous group of tokens.
 
         Args:

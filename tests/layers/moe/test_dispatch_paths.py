@@ -110,4 +110,6 @@ def test_loop_backend_follows_cpu_autocast_dtype():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = experts(tokens, torch.tensor([4, 2]))
     assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), experts(tokens, torch.tensor([4, 2])), atol=0.1, rtol=0.05)
+    torch.testing.assert_close(
+        out.float(), experts(tokens, torch.tensor([4, 2])), atol=0.1, rtol=0.05
+    )
