@@ -106,11 +106,15 @@ def grouped_mm_linear(
         num_rows = inputs.shape[0]
         num_experts = weight.shape[0]
         offsets = group_sizes.cumsum(0)
-        # Rows past the last group count as a virtual group E, zeroed at the end.
+        # Rows past the last group form a virtual group E. grouped_mm leaves their
+        # outputs and input gradients uninitialised: both are masked to zero.
         rows_per_group = torch.cat([group_sizes, num_rows - offsets[-1:]])
         group_of_row = torch.arange(num_experts + 1, device=inputs.device).repeat_interleave(
             rows_per_group, output_size=num_rows
         )
-        output = torch.nn.functional.grouped_mm(inputs, weight, offs=offsets.to(torch.int32))
+        tail = (group_of_row == num_experts).unsqueeze(-1)
+        output = torch.nn.functional.grouped_mm(
+            inputs.masked_fill(tail, 0.0), weight, offs=offsets.to(torch.int32)
+        )
         output = output + bias[group_of_row.clamp(max=num_experts - 1)]
-        return output.masked_fill((group_of_row == num_experts).unsqueeze(-1), 0.0)
+        return output.masked_fill(tail, 0.0)
