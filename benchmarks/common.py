@@ -49,8 +49,13 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def malloc_setting() -> str:
+    """``tuned`` when tools/malloc_env.sh was sourced, else ``default``."""
+    return "tuned" if os.environ.get("MALLOC_MMAP_MAX_") == "0" else "default"
+
+
 def describe_machine(device: torch.device) -> str:
-    """One line: CPU model, threads, torch version, and the GPU when used."""
+    """One line: CPU model, threads, torch version, malloc, and the GPU when used."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -59,7 +64,7 @@ def describe_machine(device: torch.device) -> str:
             cpu = match.group(1).strip()
     line = (
         f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)"
+        f"({torch.get_num_threads()} threads), {malloc_setting()} glibc malloc"
     )
     if device.type == "cuda":
         line += f", {torch.cuda.get_device_name(device)}"
@@ -84,6 +89,7 @@ def write_report(section: str, title: str, body: str, device: torch.device) -> N
         f"Machine: {describe_machine(device)}. Command: `{command_line()}`\n\n{body}\n"
     )
     print(text)
+    section = f"{section}_{malloc_setting()}_malloc"
     begin, end = f"<!-- {section} begin -->", f"<!-- {section} end -->"
     block = f"{begin}\n{text}{end}"
     current = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
