@@ -1,7 +1,6 @@
 """Position-wise feed-forward experts with stacked weights and grouped execution."""
 
 import math
-from typing import List
 
 import torch
 
@@ -10,9 +9,6 @@ from espnet_omnirouter.layers.moe.grouped_linear import (
     grouped_mm_linear,
     loop_grouped_linear,
 )
-
-# Extra rows per expert that the padded inference path may compute (see forward).
-PADDING_SLACK_ROWS = 64
 
 
 class StackedExperts(torch.nn.Module):
@@ -77,50 +73,12 @@ class StackedExperts(torch.nn.Module):
 
         Returns:
             Expert outputs in the same order, (N, D); zero after the E groups.
-
-        Without autograd (decoding), the ``loop`` backend pads the groups into one
-        batched matmul when that adds at most ``PADDING_SLACK_ROWS`` rows per expert.
         """
         if self.backend == "loop":
             sizes = tokens_per_expert.tolist()
-            if not torch.is_grad_enabled() and self._padding_is_cheap(sizes):
-                return self._padded_batched_forward(tokens_by_expert, tokens_per_expert, sizes)
             hidden = loop_grouped_linear(tokens_by_expert, self.w_1, self.b_1, sizes)
             hidden = self.dropout(self.activation(hidden))
             return loop_grouped_linear(hidden, self.w_2, self.b_2, sizes)
         hidden = grouped_mm_linear(tokens_by_expert, self.w_1, self.b_1, tokens_per_expert)
         hidden = self.dropout(self.activation(hidden))
         return grouped_mm_linear(hidden, self.w_2, self.b_2, tokens_per_expert)
-
-    @staticmethod
-    def _padding_is_cheap(sizes: List[int]) -> bool:
-        """Whether padding every group to the largest adds at most 64 rows per expert."""
-        return len(sizes) * max(sizes) <= sum(sizes) + PADDING_SLACK_ROWS * len(sizes)
-
-    def _padded_batched_forward(
-        self, tokens_by_expert: torch.Tensor, tokens_per_expert: torch.Tensor, sizes: List[int]
-    ) -> torch.Tensor:
-        """Inference path: groups padded to (E, largest group, D), two ``baddbmm``.
-
-        Small groups (few frames per expert, as in decoding one utterance) make one
-        matmul per expert cost more in call overhead than in arithmetic.
-        """
-        num_experts, capacity, grouped = len(sizes), max(sizes), sum(sizes)
-        group_of_row = torch.arange(num_experts, device=tokens_by_expert.device).repeat_interleave(
-            tokens_per_expert, output_size=grouped
-        )
-        group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
-        rank_in_group = (
-            torch.arange(grouped, device=group_of_row.device) - group_start[group_of_row]
-        )
-        slot = group_of_row * capacity + rank_in_group
-        padded = tokens_by_expert.new_zeros(num_experts * capacity, tokens_by_expert.shape[-1])
-        padded.index_copy_(0, slot, tokens_by_expert[:grouped])
-        hidden = torch.baddbmm(
-            self.b_1.unsqueeze(1), padded.view(num_experts, capacity, -1), self.w_1
-        )
-        hidden = self.dropout(self.activation(hidden))
-        outputs = torch.baddbmm(self.b_2.unsqueeze(1), hidden, self.w_2)
-        result = outputs.new_zeros(tokens_by_expert.shape[0], outputs.shape[-1])
-        result[:grouped] = outputs.view(num_experts * capacity, -1)[slot]
-        return result
