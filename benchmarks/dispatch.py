@@ -13,7 +13,7 @@ timed), checked to give the same outputs and gradients before they are timed:
 """
 
 import argparse
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from common import interleaved_medians, markdown_table, ratio, write_report
@@ -25,10 +25,14 @@ from espnet_omnirouter.layers.moe.reference_dispatch import all_experts_moe, whe
 ACTIVATION = torch.nn.SiLU()
 
 
+MoEFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def candidates(
     experts: StackedExperts, num_experts: int, all_experts_max: int
-) -> Dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]]:
-    """Name -> function(tokens, expert_index, gate), each with its own weight copies."""
+) -> Dict[str, Tuple[MoEFunction, List[torch.Tensor]]]:
+    """Name -> (function(tokens, expert_index, gate), the weights it trains), each
+    candidate with its own weight copies."""
     stacked = [experts.w_1, experts.b_1, experts.w_2, experts.b_2]
     grouped_mm = StackedExperts(num_experts, *experts.w_1.shape[1:], 0.0, ACTIVATION, "grouped_mm")
     grouped_mm.load_state_dict(experts.state_dict())

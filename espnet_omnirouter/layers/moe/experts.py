@@ -75,10 +75,9 @@ class StackedExperts(torch.nn.Module):
             Expert outputs in the same order, (N, D); zero after the E groups.
         """
         if self.backend == "loop":
-            sizes = tokens_per_expert.tolist()
-            hidden = loop_grouped_linear(tokens_by_expert, self.w_1, self.b_1, sizes)
-            hidden = self.dropout(self.activation(hidden))
-            return loop_grouped_linear(hidden, self.w_2, self.b_2, sizes)
-        hidden = grouped_mm_linear(tokens_by_expert, self.w_1, self.b_1, tokens_per_expert)
+            linear, group_sizes = loop_grouped_linear, tokens_per_expert.tolist()
+        else:
+            linear, group_sizes = grouped_mm_linear, tokens_per_expert
+        hidden = linear(tokens_by_expert, self.w_1, self.b_1, group_sizes)
         hidden = self.dropout(self.activation(hidden))
-        return grouped_mm_linear(hidden, self.w_2, self.b_2, tokens_per_expert)
+        return linear(hidden, self.w_2, self.b_2, group_sizes)
