@@ -5,9 +5,15 @@ Usage:
         --asr_model_file exp/asr_omni/valid.loss.ave.pth --output_dir exp/asr_omni/decode \
         --nj 2 data/test_clean data/test_noise ...
 
-Writes <output_dir>/<set>/text (Kaldi format) and <output_dir>/<set>/rtf (decoding time /
-audio duration). Modes: ``ctc_greedy`` (batched CTC best path, default) or ``beam``
-(ESPnet's Speech2Text beam search; uses the attention decoder where the model has one).
+Writes <output_dir>/<mode>/<set>/text (Kaldi format) and <output_dir>/<mode>/<set>/rtf
+(decoding time of one job / audio duration) for every mode of ``--modes``:
+
+- ``ctc_greedy``: batched CTC best path (the default);
+- ``ctc_lexicon_lm``: CTC beam search over the words of a lexicon with a word n-gram LM
+  (``--lm_dir`` from ``bin/make_lexicon_lm``); shares the encoder pass with ``ctc_greedy``;
+- ``beam``: ESPnet's Speech2Text beam search (uses the attention decoder where the model
+  has one), one utterance at a time.
+
 The model is loaded once, then ``--nj`` forked workers share it, so ESPnet's start-up
 is paid once per model, not per set or job.
 """
@@ -17,18 +23,24 @@ import logging
 import multiprocessing
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import soundfile
 import torch
 import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
+from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 
-_DECODER = None  # the loaded Speech2Text, inherited by forked workers
-# A batch to decode: the mode and its (utt_id, wav path) pairs.
-Batch = Tuple[str, List[Tuple[str, str]]]
+MODES = ("ctc_greedy", "ctc_lexicon_lm", "beam")
+# Set in the parent before the workers fork, inherited by them: the loaded Speech2Text, the
+# lexicon decoder (or None) and the modes to run.
+_SPEECH2TEXT = None
+_LEXICON_DECODER: Optional[CTCLexiconDecoder] = None
+_MODES: Sequence[str] = ()
+# A batch to decode: (utt_id, wav path) pairs.
+Batch = List[Tuple[str, str]]
 
 
 def load_speech2text(config: Path, model_file: Path, beam_size: int):
@@ -49,52 +61,64 @@ def _is_ctc_only(config: Path) -> bool:
     return conf.get("decoder") is None or conf.get("model_conf", {}).get("ctc_weight") == 1.0
 
 
-def ctc_greedy(speech2text, waves: List[torch.Tensor]) -> List[str]:
-    """Batched CTC best path: argmax per frame, merge repeats, drop blanks."""
+def ctc_log_probs(speech2text, waves: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Encode a batch of waveforms: CTC log-probabilities (B, T, V) and lengths (B,)."""
     model = speech2text.asr_model
     lengths = torch.tensor([len(w) for w in waves])
     speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
     encoded, encoded_lengths = model.encode(speech, lengths)
-    best = model.ctc.argmax(encoded)
+    return model.ctc.log_softmax(encoded), encoded_lengths
+
+
+def ctc_greedy(speech2text, log_probs: torch.Tensor, lengths: torch.Tensor) -> List[str]:
+    """CTC best path: argmax per frame, merge repeats, drop blanks."""
+    blank_id = speech2text.asr_model.blank_id
     texts = []
-    for path, length in zip(best, encoded_lengths):
+    for path, length in zip(log_probs.argmax(-1), lengths):
         ids = torch.unique_consecutive(path[:length])
-        ids = [i for i in ids.tolist() if i != model.blank_id]
+        ids = [i for i in ids.tolist() if i != blank_id]
         tokens = speech2text.converter.ids2tokens(ids)
         texts.append(speech2text.tokenizer.tokens2text(tokens) if tokens else "")
     return texts
 
 
-def decode_batch(batch: Batch) -> List[Tuple[str, str]]:
-    """Decode one batch of (utt_id, wav path) in a worker; returns (utt_id, text)."""
-    mode, items = batch
-    waves = []
-    for _, path in items:
-        audio, _ = soundfile.read(path, dtype="float32")
-        waves.append(torch.from_numpy(audio))
+def decode_batch(batch: Batch) -> Dict[str, Tuple[List[str], float]]:
+    """Decode one batch in a worker: per mode, the texts (in batch order) and seconds spent."""
+    waves = [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for _, path in batch]
+    results = {}
     with torch.no_grad():
-        if mode == "ctc_greedy":
-            texts = ctc_greedy(_DECODER, waves)
-        else:
-            texts = [_DECODER(wave)[0][0] for wave in waves]
-    return [(utt, text) for (utt, _), text in zip(items, texts)]
+        if "ctc_greedy" in _MODES or "ctc_lexicon_lm" in _MODES:
+            start = time.perf_counter()
+            log_probs, lengths = ctc_log_probs(_SPEECH2TEXT, waves)
+            encoder_seconds = time.perf_counter() - start
+        for mode in _MODES:
+            start = time.perf_counter()
+            if mode == "ctc_greedy":
+                texts = ctc_greedy(_SPEECH2TEXT, log_probs, lengths)
+            elif mode == "ctc_lexicon_lm":
+                texts = _LEXICON_DECODER(log_probs, lengths)
+            else:
+                texts = [_SPEECH2TEXT(wave)[0][0] for wave in waves]
+            seconds = time.perf_counter() - start
+            results[mode] = (texts, seconds + (encoder_seconds if mode != "beam" else 0.0))
+    return results
 
 
 def make_batches(
-    wav_scp: Dict[str, str], batch_seconds: float, mode: str
+    wav_scp: Dict[str, str], batch_seconds: float
 ) -> Tuple[List[Batch], float]:
-    """Group utterances of similar length (beam search: one at a time); total seconds."""
+    """Group utterances of similar length into batches; total seconds of audio."""
     durations = {utt: soundfile.info(path).duration for utt, path in wav_scp.items()}
     order = sorted(wav_scp, key=durations.get)
     batches, current, seconds = [], [], 0.0
     for utt in order:
-        if current and (mode == "beam" or seconds + durations[utt] > batch_seconds):
-            batches.append((mode, current))
+        if current and seconds + durations[utt] > batch_seconds:
+            batches.append(current)
             current, seconds = [], 0.0
         current.append((utt, wav_scp[utt]))
         seconds += durations[utt]
     if current:
-        batches.append((mode, current))
+        batches.append(current)
     return batches, sum(durations.values())
 
 
@@ -102,9 +126,15 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def decode_sets(
-    data_dirs: Sequence[Path], output_dir: Path, mode: str, nj: int, batch_seconds: float
-) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text)
+    staging.replace(path)
+
+
+def decode_sets(data_dirs: Sequence[Path], output_dir: Path, nj: int, batch_seconds: float) -> None:
+    """Decode every data dir with every mode of ``_MODES``; one line of progress per set."""
     context = multiprocessing.get_context("fork")
     with context.Pool(nj, initializer=_init_worker) as pool:
         for data_dir in data_dirs:
@@ -112,20 +142,25 @@ def decode_sets(
             wav_scp = dict(
                 line.split(maxsplit=1) for line in (data_dir / "wav.scp").read_text().splitlines()
             )
-            batches, audio_seconds = make_batches(wav_scp, batch_seconds, mode)
-            start = time.perf_counter()
-            results = dict(item for batch in pool.imap(decode_batch, batches) for item in batch)
-            elapsed = time.perf_counter() - start
-            target = output_dir / data_dir.name
-            target.mkdir(parents=True, exist_ok=True)
-            staging = target / "text.tmp"
-            staging.write_text("".join(f"{utt} {results[utt]}\n" for utt in sorted(results)))
-            staging.replace(target / "text")
-            rtf = elapsed * nj / audio_seconds
-            (target / "rtf").write_text(f"{rtf:.4f}\n")
+            # beam search decodes one utterance at a time: one per batch balances the jobs
+            batches, audio_seconds = make_batches(wav_scp, 0 if "beam" in _MODES else batch_seconds)
+            texts = {mode: {} for mode in _MODES}
+            seconds = dict.fromkeys(_MODES, 0.0)
+            for batch, results in zip(batches, pool.imap(decode_batch, batches)):
+                for mode, (batch_texts, batch_seconds_spent) in results.items():
+                    texts[mode].update(zip((utt for utt, _ in batch), batch_texts))
+                    seconds[mode] += batch_seconds_spent
+            summary = []
+            for mode in _MODES:
+                target = output_dir / mode / data_dir.name
+                lines = "".join(f"{utt} {texts[mode][utt]}\n" for utt in sorted(texts[mode]))
+                write_text_atomically(target / "text", lines)
+                rtf = seconds[mode] / audio_seconds
+                write_text_atomically(target / "rtf", f"{rtf:.4f}\n")
+                summary.append(f"{mode} RTF {rtf:.3f}")
             print(
-                f"[decode] {data_dir.name}: {len(results)} utterances, "
-                f"{audio_seconds:.0f}s audio in {elapsed:.1f}s with {nj} jobs (RTF {rtf:.3f})",
+                f"[decode] {data_dir.name}: {len(wav_scp)} utterances, {audio_seconds:.0f}s audio, "
+                f"{nj} jobs: {', '.join(summary)}",
                 flush=True,
             )
 
@@ -136,19 +171,35 @@ def main() -> None:
     parser.add_argument("--asr_train_config", type=Path, required=True)
     parser.add_argument("--asr_model_file", type=Path, required=True)
     parser.add_argument("--output_dir", type=Path, required=True)
-    parser.add_argument("--mode", choices=["ctc_greedy", "beam"], default="ctc_greedy")
-    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["ctc_greedy"])
+    parser.add_argument("--beam_size", type=int, default=5, help="for beam (ESPnet)")
+    parser.add_argument("--lm_dir", type=Path, help="lexicon.txt + lm.arpa for ctc_lexicon_lm")
+    parser.add_argument("--lexicon_beam_size", type=int, default=32)
+    parser.add_argument("--lm_weight", type=float, default=2.0)
+    parser.add_argument("--word_score", type=float, default=0.0)
     parser.add_argument("--nj", type=int, default=2, help="parallel decoding workers")
     parser.add_argument("--batch_seconds", type=float, default=60.0, help="audio per batch")
     args = parser.parse_args()
-    for path in (args.asr_train_config, args.asr_model_file, *args.data_dirs):
-        if not path.exists():
+    if "ctc_lexicon_lm" in args.modes and args.lm_dir is None:
+        parser.error("--modes ctc_lexicon_lm needs --lm_dir")
+    lm_dir = args.lm_dir if "ctc_lexicon_lm" in args.modes else None
+    for path in (args.asr_train_config, args.asr_model_file, lm_dir, *args.data_dirs):
+        if path is not None and not path.exists():
             parser.error(f"not found: {path}")
     logging.basicConfig(level=logging.WARNING)
-    global _DECODER
-    _DECODER = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
-    _DECODER.asr_model.eval()
-    decode_sets(args.data_dirs, args.output_dir, args.mode, args.nj, args.batch_seconds)
+    global _SPEECH2TEXT, _LEXICON_DECODER, _MODES
+    _MODES = list(dict.fromkeys(args.modes))
+    _SPEECH2TEXT = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
+    _SPEECH2TEXT.asr_model.eval()
+    if "ctc_lexicon_lm" in _MODES:
+        _LEXICON_DECODER = CTCLexiconDecoder(
+            _SPEECH2TEXT.asr_model.token_list,
+            args.lm_dir,
+            beam_size=args.lexicon_beam_size,
+            lm_weight=args.lm_weight,
+            word_score=args.word_score,
+        )
+    decode_sets(args.data_dirs, args.output_dir, args.nj, args.batch_seconds)
 
 
 if __name__ == "__main__":

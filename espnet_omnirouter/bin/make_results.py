@@ -2,11 +2,14 @@
 
 Usage:
     python -m espnet_omnirouter.bin.make_results --exp_dir exp --data_dir data \
-        --models dense switch omni --test_sets test_clean test_noise ... --output RESULTS.md
+        --models dense switch omni --test_sets test_clean test_noise ... \
+        --decode_modes ctc_lexicon_lm ctc_greedy --output RESULTS.md
 
-Reads <data_dir>/<set>/text (references), <exp_dir>/asr_<model>/decode/<set>/text
-(hypotheses) and .../rtf, and <exp_dir>/asr_<model>/config.yaml (parameter counts).
-Optional --header and --footer files are copied above and below the table.
+Reads <data_dir>/<set>/text (references), <exp_dir>/asr_<model>/decode/<mode>/<set>/text
+(hypotheses, from bin/decode) and .../rtf, and <exp_dir>/asr_<model>/config.yaml (parameter
+counts). One table per decoding mode; the first mode's table also gets the bootstrap
+comparisons between models. Optional --header and --footer files are copied above and
+below the tables.
 """
 
 import argparse
@@ -23,11 +26,20 @@ from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 
-def load_result(exp_dir: Path, data_dir: Path, model: str, test_sets: List[str]) -> ModelResult:
+MODE_DESCRIPTIONS = {
+    "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
+    "ctc_greedy": "CTC greedy search, no LM",
+    "beam": "ESPnet beam search",
+}
+
+
+def load_result(
+    exp_dir: Path, data_dir: Path, model: str, test_sets: List[str], mode: str
+) -> ModelResult:
     model_dir = exp_dir / f"asr_{model}"
     per_set, rtfs = {}, []
     for name in test_sets:
-        hypotheses = model_dir / "decode" / name / "text"
+        hypotheses = model_dir / "decode" / mode / name / "text"
         if not hypotheses.is_file():
             sys.exit(f"make_results: missing {hypotheses}: run the decoding stage first")
         per_set[name] = score(
@@ -74,6 +86,7 @@ def main() -> None:
     parser.add_argument("--data_dir", type=Path, required=True)
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--test_sets", nargs="+", required=True)
+    parser.add_argument("--decode_modes", nargs="+", default=["ctc_greedy"])
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--header", type=Path)
     parser.add_argument("--footer", type=Path)
@@ -81,21 +94,33 @@ def main() -> None:
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
     args = parser.parse_args()
-    results = [load_result(args.exp_dir, args.data_dir, m, args.test_sets) for m in args.models]
     pairs = [("omni", "dense"), ("omni", "switch"), ("switch", "dense")]
-    body = [
-        "WER (%) per test set, macro average over the test sets, and decoding real-time",
-        "factor (CTC greedy search, 2 CPU jobs).",
-        "",
-        wer_table(results, args.test_sets),
-        "",
-        "Relative change of the average WER, paired bootstrap over utterances "
-        f"({args.bootstrap_samples} resamples):",
-        "",
-        *comparison_lines(results, pairs, args.bootstrap_samples),
-    ]
+    body = []
+    for mode in args.decode_modes:
+        results = [
+            load_result(args.exp_dir, args.data_dir, model, args.test_sets, mode)
+            for model in args.models
+        ]
+        description = MODE_DESCRIPTIONS.get(mode, mode)
+        body += [
+            f"### Decoding: `{mode}` ({description})",
+            "",
+            "WER (%) per test set, macro average over the test sets, and decoding real-time",
+            "factor (one CPU job, encoder included).",
+            "",
+            wer_table(results, args.test_sets),
+            "",
+        ]
+        if mode == args.decode_modes[0]:
+            body += [
+                "Relative change of the average WER, paired bootstrap over utterances "
+                f"({args.bootstrap_samples} resamples):",
+                "",
+                *comparison_lines(results, pairs, args.bootstrap_samples),
+                "",
+            ]
     if args.command:
-        body += ["", f"Command: `{args.command}`"]
+        body += [f"Command: `{args.command}`"]
     body += ["", f"Machine: {machine_description()}"]
     if args.stage_times and args.stage_times.is_file():
         body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]

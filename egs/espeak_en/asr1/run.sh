@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # espeak_en: synthesised English speech, dense vs Switch vs Omni-router MoE Conformer CTC.
 #
-#   ./run.sh                          # everything, ~70 min on 2 CPU cores
-#   ./run.sh --stage 5 --stop_stage 6 # re-decode and re-score
+#   ./run.sh                          # everything, ~60 min on 2 CPU cores
+#   ./run.sh --stage 6 --stop_stage 7 # re-decode and re-score
 #   ./run.sh --models omni --train_args "--max_epoch 10"
 #
 # Stages (logs under ${exp_dir}/, times in ${exp_dir}/stage_times.tsv):
 #   1 data:      synthesise train/dev and the test sets (local/data.sh)
 #   2 tokenizer: sentencepiece unigram model, token list by ESPnet's tokenize_text
-#   3 stats:     feature shapes and global mean/variance (asr_train --collect_stats)
-#   4 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
+#   3 lm:        lexicon of the training words + word n-gram LM of the training text
+#   4 stats:     feature shapes and global mean/variance (asr_train --collect_stats)
+#   5 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
-#   5 decode:    every test set, one process per model, --nj forked jobs
-#   6 score:     WER per set, average, bootstrap CIs -> ${results_file}
+#   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
+#   7 score:     WER per set, average, bootstrap CIs -> ${results_file}
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
-stop_stage=6
+stop_stage=7
 nj=2                  # parallel jobs for synthesis and decoding
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
@@ -30,12 +31,15 @@ num_train=3000        # training utterances
 num_dev=150
 num_test=200          # utterances per test set
 vocab_size=50         # sentencepiece unigram; near-character units learn fastest here
+lm_order=3            # word n-gram LM for ctc_lexicon_lm decoding
+decode_modes="ctc_lexicon_lm ctc_greedy"  # the first one is compared with bootstrap CIs
+decode_args=""        # extra bin/decode options, e.g. "--lm_weight 1.5 --word_score 0.5"
 data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
-num_test vocab_size data_dir exp_dir results_file test_sets"
+num_test vocab_size lm_order decode_modes decode_args data_dir exp_dir results_file test_sets"
 . local/parse_options.sh
 . ./path.sh
 
@@ -51,6 +55,7 @@ for model in ${models}; do
 done
 
 token_dir="${data_dir}/token_list/bpe_unigram${vocab_size}"
+lm_dir="${exp_dir}/lm_word${lm_order}gram"
 stats_dir="${exp_dir}/asr_stats"
 mkdir -p "${exp_dir}"
 [ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
@@ -93,6 +98,18 @@ if run_stage 2 "tokenizer -> ${token_dir}"; then
     stage_done 2 tokenizer "${start}"
 fi
 
+if run_stage 3 "lexicon and word ${lm_order}-gram LM -> ${lm_dir}"; then
+    start=${SECONDS}
+    rm -rf "${lm_dir}" "${lm_dir}.tmp"
+    python -m espnet_omnirouter.bin.make_lexicon_lm --text "${data_dir}/train/text" \
+        --bpemodel "${token_dir}/bpe.model" --token_list "${token_dir}/tokens.txt" \
+        --order "${lm_order}" --dev_text "${data_dir}/dev/text" --output_dir "${lm_dir}.tmp" \
+        2> "${exp_dir}/make_lexicon_lm.log" \
+        || { echo "make_lexicon_lm failed: see ${exp_dir}/make_lexicon_lm.log" >&2; exit 1; }
+    mv "${lm_dir}.tmp" "${lm_dir}"
+    stage_done 3 lm "${start}"
+fi
+
 common_args=(
     --use_preprocessor true --token_type bpe --bpemodel "${token_dir}/bpe.model"
     --token_list "${token_dir}/tokens.txt" --non_linguistic_symbols none --cleaner none --g2p none
@@ -102,7 +119,7 @@ common_args=(
     --valid_data_path_and_name_and_type "${data_dir}/dev/text,text,text"
 )
 
-if run_stage 3 "feature statistics -> ${stats_dir}"; then
+if run_stage 4 "feature statistics -> ${stats_dir}"; then
     start=${SECONDS}
     rm -rf "${stats_dir}"
     first_model="${models%% *}"
@@ -112,10 +129,10 @@ if run_stage 3 "feature statistics -> ${stats_dir}"; then
         --output_dir "${stats_dir}.tmp" > "${exp_dir}/asr_stats.log" 2>&1 \
         || { echo "collect_stats failed: see ${exp_dir}/asr_stats.log" >&2; exit 1; }
     mv "${stats_dir}.tmp" "${stats_dir}"
-    stage_done 3 stats "${start}"
+    stage_done 4 stats "${start}"
 fi
 
-if run_stage 4 "training: ${models}"; then
+if run_stage 5 "training: ${models}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
@@ -136,33 +153,35 @@ if run_stage 4 "training: ${models}"; then
             --output_dir "${model_dir}" ${train_args} > "${model_dir}/train.log" 2>&1 \
             || { echo "training ${model} failed: see ${model_dir}/train.log" >&2; exit 1; }
         grep "epoch results" "${model_dir}/train.log" | tail -n 1 | cut -c1-300 || true
-        stage_done 4 "train_${model}" "${start}"
+        stage_done 5 "train_${model}" "${start}"
     done
 fi
 
-if run_stage 5 "decoding: ${models} on ${test_sets}"; then
+if run_stage 6 "decoding: ${models} on ${test_sets}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
         # shellcheck disable=SC2046
         python -m espnet_omnirouter.bin.decode --asr_train_config "${model_dir}/config.yaml" \
             --asr_model_file "${model_dir}/valid.loss.ave.pth" --output_dir "${model_dir}/decode" \
-            --nj "${nj}" $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
+            --modes ${decode_modes} --lm_dir "${lm_dir}" --nj "${nj}" ${decode_args} \
+            $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
             2> "${model_dir}/decode.log" \
             || { echo "decoding ${model} failed: see ${model_dir}/decode.log" >&2; exit 1; }
-        stage_done 5 "decode_${model}" "${start}"
+        stage_done 6 "decode_${model}" "${start}"
     done
 fi
 
-if run_stage 6 "scoring -> ${results_file}"; then
+if run_stage 7 "scoring -> ${results_file}"; then
     start=${SECONDS}
     # shellcheck disable=SC2086
     python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
-        --models ${models} --test_sets ${test_sets} --output "${results_file}" \
+        --models ${models} --test_sets ${test_sets} --decode_modes ${decode_modes} \
+        --output "${results_file}" \
         --header local/results_header.md --stage_times "${exp_dir}/stage_times.tsv" \
         --command "$(cat "${exp_dir}/run_command.txt")" \
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
-    stage_done 6 score "${start}"
+    stage_done 7 score "${start}"
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

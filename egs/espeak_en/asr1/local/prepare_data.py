@@ -6,7 +6,7 @@ sentences are disjoint from training sentences; test_* sets other than test_text
 one sentence list so their WERs differ by acoustic condition only.
 
 Sets (training conditions: 4 espeak-ng accents x 14 voice variants, 140-200 wpm,
-pitch 30-70, light noise on a third of the utterances):
+pitch 30-70, white noise at 15-30 dB SNR on half of the utterances):
     train, dev      training conditions
     test_clean      in-domain: training conditions, no noise
     test_accent     unseen accents (Scottish, Lancastrian, West Midlands, New York) and
@@ -72,10 +72,10 @@ class Condition:
     pitch: Tuple[int, int] = (30, 70)
     sox_effects: Sequence[str] = ()
     noise_probability: float = 0.0
-    snr_db: Tuple[float, float] = (20.0, 35.0)
+    snr_db: Tuple[float, float] = (15.0, 30.0)
 
 
-TRAINING = Condition(noise_probability=1 / 3)
+TRAINING = Condition(noise_probability=0.5)
 CLEAN = Condition()
 TEST_CONDITIONS: Dict[str, Condition] = {
     "test_clean": CLEAN,
