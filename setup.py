@@ -24,5 +24,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["espnet_omnirouter", "espnet_omnirouter.*"]),
+    entry_points={
+        "console_scripts": ["omnirouter-transcribe = espnet_omnirouter.bin.transcribe:main"]
+    },
     **pinned_requirements(),
 )

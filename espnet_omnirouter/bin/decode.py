@@ -104,9 +104,7 @@ def decode_batch(batch: Batch) -> Dict[str, Tuple[List[str], float]]:
     return results
 
 
-def make_batches(
-    wav_scp: Dict[str, str], batch_seconds: float
-) -> Tuple[List[Batch], float]:
+def make_batches(wav_scp: Dict[str, str], batch_seconds: float) -> Tuple[List[Batch], float]:
     """Group utterances of similar length into batches; total seconds of audio."""
     durations = {utt: soundfile.info(path).duration for utt, path in wav_scp.items()}
     order = sorted(wav_scp, key=durations.get)

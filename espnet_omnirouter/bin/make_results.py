@@ -25,7 +25,6 @@ from espnet_omnirouter.scoring.results_table import ModelResult, comparison_line
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
-
 MODE_DESCRIPTIONS = {
     "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
     "ctc_greedy": "CTC greedy search, no LM",

@@ -9,9 +9,7 @@ import sentencepiece
 logger = logging.getLogger(__name__)
 
 
-def spell_words(
-    words: Iterable[str], bpemodel: Path, token_list: Sequence[str]
-) -> List[List[str]]:
+def spell_words(words: Iterable[str], bpemodel: Path, token_list: Sequence[str]) -> List[List[str]]:
     """``[word, token, token, ...]`` per word, spelt by the sentencepiece model.
 
     Words whose spelling needs a token outside ``token_list`` (characters the tokenizer

@@ -1,0 +1,158 @@
+"""Transcribe audio files with a trained or packed model.
+
+Usage:
+    python -m espnet_omnirouter.bin.transcribe --model exp/asr_omni a.wav b.flac
+    python -m espnet_omnirouter.bin.transcribe --model model.zip --mode beam \
+        --output_text out/text --output_jsonl out/result.jsonl recordings/*.wav
+
+--model is an experiment dir (config.yaml + --model_file inside it), a packed model
+(.zip / .tar.gz from espnet2.bin.pack, unpacked by espnet_model_zoo) or a model-zoo /
+Hugging Face id already in espnet_model_zoo's cache. Audio of any sample rate is
+resampled to the model's, several channels are averaged. Prints ``<id> <text>`` per file
+(id: the file name without extension); --output_text writes the same as a Kaldi text
+file, --output_jsonl one JSON object per file with duration, decoding seconds and RTF.
+
+Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing,
+unreadable or empty (the others are still transcribed); 4 the model cannot be loaded.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
+from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
+from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.utils.audio import AudioError, load_audio
+
+EXIT_BAD_AUDIO = 3
+EXIT_BAD_MODEL = 4
+MODEL_FILES = ("valid.loss.ave.pth", "valid.loss.best.pth", "latest.pth")
+
+
+class ModelError(RuntimeError):
+    """The --model argument names nothing that can be loaded."""
+
+
+def resolve_model(model: str, model_file: Optional[str]) -> Tuple[Path, Path]:
+    """(config.yaml, checkpoint) of an experiment dir, a packed archive or a zoo id."""
+    path = Path(model)
+    if path.is_dir():
+        config = path / "config.yaml"
+        candidates = [path / model_file] if model_file else [path / n for n in MODEL_FILES]
+        checkpoint = next((c for c in candidates if c.is_file()), None)
+        if not config.is_file() or checkpoint is None:
+            raise ModelError(
+                f"{path} is not a model dir: it needs config.yaml and one of "
+                f"{', '.join(c.name for c in candidates)}"
+            )
+        return config, checkpoint
+    from espnet_model_zoo.downloader import ModelDownloader
+
+    try:
+        files = ModelDownloader().download_and_unpack(model, quiet=True)
+    except Exception as error:  # the zoo raises anything from KeyError to HTTP errors
+        where = "archive" if path.exists() else "model (not a dir, archive or cached zoo id)"
+        raise ModelError(f"cannot load {where} {model}: {error}") from error
+    return Path(files["asr_train_config"]), Path(files["asr_model_file"])
+
+
+def unique_ids(paths: List[Path]) -> List[str]:
+    """File names without extension, numbered where two files share one."""
+    ids, seen = [], {}
+    for path in paths:
+        stem = path.stem
+        seen[stem] = seen.get(stem, 0) + 1
+        ids.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return ids
+
+
+def transcribe_one(speech2text, mode: str, lexicon_decoder, wave: torch.Tensor) -> str:
+    if mode == "beam":
+        return speech2text(wave)[0][0]
+    log_probs, lengths = ctc_log_probs(speech2text, [wave])
+    if mode == "ctc_lexicon_lm":
+        return lexicon_decoder(log_probs, lengths)[0]
+    return ctc_greedy(speech2text, log_probs, lengths)[0]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text, encoding="utf-8")
+    staging.replace(path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("audio", type=Path, nargs="+", help="wav/flac/... files")
+    parser.add_argument("--model", required=True, help="experiment dir, packed archive or id")
+    parser.add_argument("--model_file", help="checkpoint name inside an experiment dir")
+    parser.add_argument("--mode", choices=["ctc_greedy", "ctc_lexicon_lm", "beam"])
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--lm_dir", type=Path, help="lexicon.txt + lm.arpa (ctc_lexicon_lm)")
+    parser.add_argument("--output_text", type=Path, help="write a Kaldi text file")
+    parser.add_argument("--output_jsonl", type=Path, help="write JSON lines with timings")
+    args = parser.parse_args(argv)
+    mode = args.mode or ("ctc_lexicon_lm" if args.lm_dir else "ctc_greedy")
+    if mode == "ctc_lexicon_lm" and args.lm_dir is None:
+        parser.error("--mode ctc_lexicon_lm needs --lm_dir")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+
+    try:
+        config, checkpoint = resolve_model(args.model, args.model_file)
+        speech2text = load_speech2text(config, checkpoint, args.beam_size)
+        lexicon_decoder = (
+            CTCLexiconDecoder(speech2text.asr_model.token_list, args.lm_dir)
+            if mode == "ctc_lexicon_lm"
+            else None
+        )
+    except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
+        print(f"transcribe: {error}", file=sys.stderr)
+        return EXIT_BAD_MODEL
+    speech2text.asr_model.eval()
+    sample_rate = int(speech2text.asr_train_args.frontend_conf.get("fs", 16000))
+
+    texts: Dict[str, str] = {}
+    records, failed = [], 0
+    for utt_id, path in zip(unique_ids(args.audio), args.audio):
+        try:
+            samples = load_audio(path, sample_rate)
+        except (FileNotFoundError, AudioError) as error:
+            print(f"transcribe: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        start = time.perf_counter()
+        with torch.no_grad():
+            text = transcribe_one(speech2text, mode, lexicon_decoder, torch.from_numpy(samples))
+        seconds = time.perf_counter() - start
+        duration = len(samples) / sample_rate
+        texts[utt_id] = text
+        print(f"{utt_id} {text}", flush=True)
+        records.append(
+            {
+                "id": utt_id,
+                "audio": str(path),
+                "text": text,
+                "duration": round(duration, 3),
+                "seconds": round(seconds, 4),
+                "rtf": round(seconds / duration, 4),
+            }
+        )
+    if args.output_text:
+        write_atomically(args.output_text, "".join(f"{u} {t}\n" for u, t in sorted(texts.items())))
+    if args.output_jsonl:
+        write_atomically(args.output_jsonl, "".join(json.dumps(r) + "\n" for r in records))
+    return EXIT_BAD_AUDIO if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

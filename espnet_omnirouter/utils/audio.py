@@ -1,0 +1,38 @@
+"""Read user audio for decoding: any sample rate (resampled), any channel count (mixed)."""
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be decoded: unreadable, empty or silent-length."""
+
+
+def load_audio(path: Path, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sample_rate`` Hz.
+
+    Reads what libsndfile reads (wav, flac, ogg, ...). Several channels are averaged;
+    another rate is converted with a polyphase filter.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        AudioError: the file is not audio libsndfile can read, or has no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"cannot read audio from {path}: {error}") from error
+    if samples.size == 0:
+        raise AudioError(f"{path} has no audio samples")
+    mono = samples.mean(axis=1)
+    if file_rate != sample_rate:
+        divisor = gcd(file_rate, sample_rate)
+        mono = resample_poly(mono, sample_rate // divisor, file_rate // divisor)
+    return mono.astype(np.float32)
