@@ -6,6 +6,8 @@ model, so adding our classes to them at import time makes ``encoder: moe_conform
 and ``model: moe_espnet`` valid in any ESPnet config.
 """
 
+import contextlib
+import sys
 from typing import Dict, Type
 
 
@@ -24,10 +26,13 @@ def register_asr_choices() -> None:
     """Add the plugin's classes to ``espnet2.tasks.asr``; safe to call repeatedly."""
     from espnet_omnirouter.utils.offline import nltk_downloads_skipped
 
-    with nltk_downloads_skipped():
+    # ESPnet prints import notices ("Failed to import Flash Attention ...") to stdout, which
+    # belongs to our CLIs' results (transcripts): they go to stderr instead.
+    with nltk_downloads_skipped(), contextlib.redirect_stdout(sys.stderr):
         from espnet2.tasks import asr
 
-    for choices_name, classes in plugin_choices().items():
+        choices_by_name = plugin_choices()
+    for choices_name, classes in choices_by_name.items():
         choices = getattr(asr, f"{choices_name}_choices")
         for key, cls in classes.items():
             registered = choices.classes.setdefault(key, cls)
