@@ -127,7 +127,7 @@ def _init_worker() -> None:
 def write_text_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".tmp")
-    staging.write_text(text)
+    staging.write_text(text, encoding="utf-8")
     staging.replace(path)
 
 

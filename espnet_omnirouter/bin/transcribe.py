@@ -28,7 +28,12 @@ import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
-from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.bin.decode import (
+    ctc_greedy,
+    ctc_log_probs,
+    load_speech2text,
+    write_text_atomically,
+)
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 
 EXIT_BAD_AUDIO = 3
@@ -80,13 +85,6 @@ def transcribe_one(speech2text, mode: str, lexicon_decoder, wave: torch.Tensor) 
     if mode == "ctc_lexicon_lm":
         return lexicon_decoder(log_probs, lengths)[0]
     return ctc_greedy(speech2text, log_probs, lengths)[0]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -148,9 +146,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             }
         )
     if args.output_text:
-        write_atomically(args.output_text, "".join(f"{u} {t}\n" for u, t in sorted(texts.items())))
+        kaldi_text = "".join(f"{utt} {text}\n" for utt, text in sorted(texts.items()))
+        write_text_atomically(args.output_text, kaldi_text)
     if args.output_jsonl:
-        write_atomically(args.output_jsonl, "".join(json.dumps(r) + "\n" for r in records))
+        write_text_atomically(args.output_jsonl, "".join(json.dumps(r) + "\n" for r in records))
     return EXIT_BAD_AUDIO if failed else 0
 
 
