@@ -1,4 +1,11 @@
-"""Shared test set-up: tiny ESPnet configurations."""
+"""Shared test set-up: tiny ESPnet configurations and an untrained tiny experiment."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin, as every user process does)
 
@@ -19,3 +26,36 @@ TINY_CONFORMER = dict(
     use_cnn_module=True,
     cnn_module_kernel=3,
 )
+
+N_MELS = 20
+
+
+@pytest.fixture
+def experiment(tmp_path) -> Path:
+    """An untrained tiny omni CTC model as training leaves it: <tmp>/exp/asr_omni/
+    {config.yaml, valid.loss.ave.pth}, and <tmp>/stats/feats_stats.npz (an absolute path
+    in the config)."""
+    from espnet2.tasks.asr import ASRTask
+
+    stats = tmp_path / "stats" / "feats_stats.npz"
+    stats.parent.mkdir()
+    np.savez(stats, count=np.array(10), sum=np.zeros(N_MELS), sum_square=np.full(N_MELS, 10.0))
+    args = ASRTask.get_parser().parse_args([])
+    vars(args).update(
+        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": N_MELS, "fs": 8000},
+        encoder="moe_conformer",
+        encoder_conf={**TINY_CONFORMER, "moe_conf": {"type": "omni", "num_experts": 2}},
+        model="moe_espnet",
+        model_conf={"ctc_weight": 1.0},
+        token_list=["<blank>", "<unk>", "a", "b", "<sos/eos>"],
+        token_type="char",
+        normalize="global_mvn",
+        normalize_conf={"stats_file": str(stats)},
+    )
+    torch.manual_seed(0)
+    model = ASRTask.build_model(args)
+    exp = tmp_path / "exp" / "asr_omni"
+    exp.mkdir(parents=True)
+    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), exp / "valid.loss.ave.pth")
+    return exp

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_omnirouter.bin.count_parameters import build_model_from_config
+from espnet_omnirouter.utils.model_config import build_model_from_config
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 CONF_ROOT = Path(__file__).resolve().parents[1] / "conf"

@@ -7,29 +7,9 @@ Usage: python -m espnet_omnirouter.bin.count_parameters CONFIG.yaml [--vocab_siz
 import argparse
 from pathlib import Path
 
-import yaml
-
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
+from espnet_omnirouter.utils.model_config import build_model_from_config
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
-
-
-def build_model_from_config(config: Path, vocab_size: int, input_size: int | None):
-    """Build the model a training config (or an experiment's config.yaml) describes.
-
-    The config's values overlay ASRTask's defaults, as ESPnet's own loader does for
-    experiment configs; without a token list in the config, ``vocab_size``
-    placeholder tokens are used.
-    """
-    from espnet2.tasks.asr import ASRTask
-
-    args = ASRTask.get_parser().parse_args([])
-    vars(args).update(yaml.safe_load(Path(config).read_text()))
-    if not isinstance(args.token_list, list):
-        args.token_list = ["<blank>", "<unk>"] + [f"t{i}" for i in range(vocab_size - 3)]
-        args.token_list.append("<sos/eos>")
-    args.input_size = input_size
-    args.normalize = None  # feature normalisation has no parameters and may need a stats file
-    return ASRTask.build_model(args)
 
 
 def main() -> None:

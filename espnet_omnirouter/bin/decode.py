@@ -32,6 +32,7 @@ import yaml
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
+from espnet_omnirouter.utils.files import write_text_atomically
 
 MODES = ("ctc_greedy", "ctc_lexicon_lm", "beam")
 # Set in the parent before the workers fork, inherited by them: the loaded Speech2Text, the
@@ -122,13 +123,6 @@ def make_batches(wav_scp: Dict[str, str], batch_seconds: float) -> Tuple[List[Ba
 
 def _init_worker() -> None:
     torch.set_num_threads(1)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)
 
 
 def decode_sets(data_dirs: Sequence[Path], output_dir: Path, nj: int, batch_seconds: float) -> None:

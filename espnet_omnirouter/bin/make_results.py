@@ -9,7 +9,8 @@ Reads <data_dir>/<set>/text (references), <exp_dir>/asr_<model>/decode/<mode>/<s
 (hypotheses, from bin/decode) and .../rtf, and <exp_dir>/asr_<model>/config.yaml (parameter
 counts). One table per decoding mode; the first mode's table also gets the bootstrap
 comparisons between models. Optional --header and --footer files are copied above and
-below the tables.
+below the tables. Also writes each model's own <exp_dir>/asr_<model>/RESULTS.md (the
+header and its rows), which bin/pack_model packs with the model.
 """
 
 import argparse
@@ -17,12 +18,13 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import espnet_omnirouter  # noqa: F401
-from espnet_omnirouter.bin.count_parameters import build_model_from_config
 from espnet_omnirouter.scoring.results_table import ModelResult, comparison_lines, wer_table
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.model_config import build_model_from_config
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 MODE_DESCRIPTIONS = {
@@ -30,6 +32,8 @@ MODE_DESCRIPTIONS = {
     "ctc_greedy": "CTC greedy search, no LM",
     "beam": "ESPnet beam search",
 }
+# (system, baseline) pairs compared with bootstrap confidence intervals.
+MODEL_PAIRS = [("omni", "dense"), ("omni", "switch"), ("switch", "dense")]
 
 
 def load_result(
@@ -93,42 +97,57 @@ def main() -> None:
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
     args = parser.parse_args()
-    pairs = [("omni", "dense"), ("omni", "switch"), ("switch", "dense")]
-    body = []
-    for mode in args.decode_modes:
-        results = [
+    results_by_mode = {
+        mode: [
             load_result(args.exp_dir, args.data_dir, model, args.test_sets, mode)
             for model in args.models
         ]
-        description = MODE_DESCRIPTIONS.get(mode, mode)
-        body += [
-            f"### Decoding: `{mode}` ({description})",
+        for mode in args.decode_modes
+    }
+    footer = []
+    if args.command:
+        footer += [f"Command: `{args.command}`", ""]
+    footer += [f"Machine: {machine_description()}"]
+    header = [args.header.read_text().rstrip()] if args.header else []
+    body = tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer
+    if args.stage_times and args.stage_times.is_file():
+        body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
+    trailer = [args.footer.read_text().rstrip()] if args.footer else []
+    write_text_atomically(args.output, "\n\n".join([*header, "\n".join(body), *trailer]) + "\n")
+    print("\n".join(body))
+    # Each experiment's own RESULTS.md (ESPnet's convention; packed with the model).
+    for index, model in enumerate(args.models):
+        own = {mode: [results[index]] for mode, results in results_by_mode.items()}
+        own_body = tables(own, args.test_sets, bootstrap_samples=0) + footer
+        text = "\n\n".join([*header, "\n".join(own_body)]) + "\n"
+        write_text_atomically(args.exp_dir / f"asr_{model}" / "RESULTS.md", text)
+
+
+def tables(
+    results_by_mode: Dict[str, List[ModelResult]], test_sets: List[str], bootstrap_samples: int
+) -> List[str]:
+    """One WER table per decoding mode; the first mode's also gets the bootstrap
+    comparisons of the model pairs present (none if ``bootstrap_samples`` is 0)."""
+    lines = []
+    for mode, results in results_by_mode.items():
+        lines += [
+            f"### Decoding: `{mode}` ({MODE_DESCRIPTIONS.get(mode, mode)})",
             "",
             "WER (%) per test set, macro average over the test sets, and decoding real-time",
             "factor (one CPU job, encoder included).",
             "",
-            wer_table(results, args.test_sets),
+            wer_table(results, test_sets),
             "",
         ]
-        if mode == args.decode_modes[0]:
-            body += [
+        if bootstrap_samples and mode == next(iter(results_by_mode)):
+            lines += [
                 "Relative change of the average WER, paired bootstrap over utterances "
-                f"({args.bootstrap_samples} resamples):",
+                f"({bootstrap_samples} resamples):",
                 "",
-                *comparison_lines(results, pairs, args.bootstrap_samples),
+                *comparison_lines(results, MODEL_PAIRS, bootstrap_samples),
                 "",
             ]
-    if args.command:
-        body += [f"Command: `{args.command}`"]
-    body += ["", f"Machine: {machine_description()}"]
-    if args.stage_times and args.stage_times.is_file():
-        body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
-    parts = [p.read_text().rstrip() for p in (args.header,) if p] + ["\n".join(body)]
-    parts += [p.read_text().rstrip() for p in (args.footer,) if p]
-    staging = args.output.with_name(args.output.name + ".tmp")
-    staging.write_text("\n\n".join(parts) + "\n")
-    staging.replace(args.output)
-    print("\n".join(body))
+    return lines
 
 
 if __name__ == "__main__":

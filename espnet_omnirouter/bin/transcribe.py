@@ -7,7 +7,9 @@ Usage:
 
 --model is an experiment dir (config.yaml + --model_file inside it), a packed model
 (.zip / .tar.gz from espnet2.bin.pack, unpacked by espnet_model_zoo) or a model-zoo /
-Hugging Face id already in espnet_model_zoo's cache. Audio of any sample rate is
+Hugging Face id (downloaded by espnet_model_zoo, or found in its cache offline). The
+default mode is ctc_lexicon_lm where a word LM is given (--lm_dir) or packed with the
+model (bin/pack_model --option exp/lm_word3gram), else ctc_greedy. Audio of any sample rate is
 resampled to the model's, several channels are averaged. Prints ``<id> <text>`` per file
 (id: the file name without extension); --output_text writes the same as a Kaldi text
 file, --output_jsonl one JSON object per file with duration, decoding seconds and RTF.
@@ -22,19 +24,19 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
-from espnet_omnirouter.bin.decode import (
-    ctc_greedy,
-    ctc_log_probs,
-    load_speech2text,
-    write_text_atomically,
+from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import (
+    LEXICON_FILE,
+    LM_FILE,
+    CTCLexiconDecoder,
 )
+from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.utils.audio import AudioError, load_audio
+from espnet_omnirouter.utils.files import write_text_atomically
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
@@ -45,8 +47,27 @@ class ModelError(RuntimeError):
     """The --model argument names nothing that can be loaded."""
 
 
-def resolve_model(model: str, model_file: Optional[str]) -> Tuple[Path, Path]:
-    """(config.yaml, checkpoint) of an experiment dir, a packed archive or a zoo id."""
+class ResolvedModel(NamedTuple):
+    """Files of a model to load; ``lm_dir``: the word LM packed with it, if any."""
+
+    config: Path
+    checkpoint: Path
+    lm_dir: Optional[Path] = None
+
+
+def packed_lm_dir(config: Path) -> Optional[Path]:
+    """The dir holding lexicon.txt and lm.arpa in the unpacked archive of ``config``."""
+    root = next((d for d in config.parents if (d / "meta.yaml").is_file()), None)
+    if root is None:
+        return None
+    lm_files = sorted(root.rglob(LM_FILE))
+    return next((f.parent for f in lm_files if f.with_name(LEXICON_FILE).is_file()), None)
+
+
+def resolve_model(
+    model: str, model_file: Optional[str], cache_dir: Optional[Path]
+) -> ResolvedModel:
+    """The files of an experiment dir, a packed archive or a zoo / Hub id."""
     path = Path(model)
     if path.is_dir():
         config = path / "config.yaml"
@@ -57,15 +78,16 @@ def resolve_model(model: str, model_file: Optional[str]) -> Tuple[Path, Path]:
                 f"{path} is not a model dir: it needs config.yaml and one of "
                 f"{', '.join(c.name for c in candidates)}"
             )
-        return config, checkpoint
+        return ResolvedModel(config, checkpoint)
     from espnet_model_zoo.downloader import ModelDownloader
 
     try:
-        files = ModelDownloader().download_and_unpack(model, quiet=True)
+        files = ModelDownloader(cache_dir).download_and_unpack(model, quiet=True)
     except Exception as error:  # the zoo raises anything from KeyError to HTTP errors
         where = "archive" if path.exists() else "model (not a dir, archive or cached zoo id)"
         raise ModelError(f"cannot load {where} {model}: {error}") from error
-    return Path(files["asr_train_config"]), Path(files["asr_model_file"])
+    config = Path(files["asr_train_config"])
+    return ResolvedModel(config, Path(files["asr_model_file"]), packed_lm_dir(config))
 
 
 def unique_ids(paths: List[Path]) -> List[str]:
@@ -96,20 +118,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--model_file", help="checkpoint name inside an experiment dir")
     parser.add_argument("--mode", choices=["ctc_greedy", "ctc_lexicon_lm", "beam"])
     parser.add_argument("--beam_size", type=int, default=5)
-    parser.add_argument("--lm_dir", type=Path, help="lexicon.txt + lm.arpa (ctc_lexicon_lm)")
+    parser.add_argument(
+        "--lm_dir", type=Path, help="lexicon.txt + lm.arpa (default: the one packed with --model)"
+    )
+    parser.add_argument("--cache_dir", type=Path, help="where archives unpack (model zoo's)")
     parser.add_argument("--output_text", type=Path, help="write a Kaldi text file")
     parser.add_argument("--output_jsonl", type=Path, help="write JSON lines with timings")
     args = parser.parse_args(argv)
-    mode = args.mode or ("ctc_lexicon_lm" if args.lm_dir else "ctc_greedy")
-    if mode == "ctc_lexicon_lm" and args.lm_dir is None:
-        parser.error("--mode ctc_lexicon_lm needs --lm_dir")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
     try:
-        config, checkpoint = resolve_model(args.model, args.model_file)
-        speech2text = load_speech2text(config, checkpoint, args.beam_size)
+        model = resolve_model(args.model, args.model_file, args.cache_dir)
+        lm_dir = args.lm_dir or model.lm_dir
+        mode = args.mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
+        if mode == "ctc_lexicon_lm" and lm_dir is None:
+            parser.error("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
+        speech2text = load_speech2text(model.config, model.checkpoint, args.beam_size)
         lexicon_decoder = (
-            CTCLexiconDecoder(speech2text.asr_model.token_list, args.lm_dir)
+            CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir)
             if mode == "ctc_lexicon_lm"
             else None
         )

@@ -6,6 +6,8 @@ from typing import Iterable, List, Sequence
 
 import sentencepiece
 
+from espnet_omnirouter.utils.files import write_text_atomically
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,6 +37,4 @@ def spell_words(words: Iterable[str], bpemodel: Path, token_list: Sequence[str])
 
 def write_lexicon(entries: List[List[str]], path: Path) -> None:
     """Write ``word<TAB>token token ...`` lines (flashlight-text's lexicon format)."""
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text("".join(f"{word}\t{' '.join(pieces)}\n" for word, *pieces in entries))
-    staging.replace(path)
+    write_text_atomically(path, "".join(f"{word}\t{' '.join(p)}\n" for word, *p in entries))

@@ -17,6 +17,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from espnet_omnirouter.utils.files import write_text_atomically
+
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 NGram = Tuple[str, ...]
 
@@ -113,9 +115,7 @@ class KneserNeyLM:
                     fields.append(f"{math.log10(self.backoffs[ngram]):.6f}")
                 lines.append("\t".join(fields))
         lines += ["", "\\end\\", ""]
-        staging = path.with_name(path.name + ".tmp")
-        staging.write_text("\n".join(lines))
-        staging.replace(path)
+        write_text_atomically(path, "\n".join(lines))
 
     def perplexity(self, sentences: Iterable[Sequence[str]]) -> float:
         """Per-word perplexity (``</s>`` counted, as SRILM's ppl) of the given sentences."""

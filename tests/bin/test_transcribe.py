@@ -4,44 +4,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 import torch
-import yaml
-from conftest import TINY_CONFORMER
 
 from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 
 SAMPLE_RATE = 8000
-TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """An (untrained) omni model saved as an experiment dir: config.yaml + checkpoint."""
-    from espnet2.tasks.asr import ASRTask
-
-    root = tmp_path_factory.mktemp("model")
-    args = ASRTask.get_parser().parse_args([])
-    vars(args).update(
-        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},
-        encoder="moe_conformer",
-        encoder_conf={**TINY_CONFORMER, "moe_conf": {"type": "omni", "num_experts": 2}},
-        model="moe_espnet",
-        model_conf={"ctc_weight": 1.0},
-        token_list=TOKENS,
-        token_type="char",
-        normalize=None,
-    )
-    torch.manual_seed(0)
-    model = ASRTask.build_model(args)
-    (root / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), root / "valid.loss.ave.pth")
-    return root
 
 
 def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
@@ -81,12 +53,12 @@ def test_load_audio_errors_name_the_file(tmp_path, content, error, message):
 
 
 @pytest.mark.e2e
-def test_transcribes_any_rate_and_channels_like_the_batch_decoder(model_dir, tmp_path):
+def test_transcribes_any_rate_and_channels_like_the_batch_decoder(experiment, tmp_path):
     soundfile.write(tmp_path / "a.wav", tone(0.6, SAMPLE_RATE), SAMPLE_RATE)
     soundfile.write(tmp_path / "b.flac", tone(0.8, 16000, channels=2), 16000)
     text, jsonl = tmp_path / "out" / "text", tmp_path / "out" / "result.jsonl"
     result = transcribe(
-        "--model", str(model_dir), "--output_text", str(text), "--output_jsonl", str(jsonl),
+        "--model", str(experiment), "--output_text", str(text), "--output_jsonl", str(jsonl),
         str(tmp_path / "a.wav"), str(tmp_path / "b.flac"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -98,7 +70,7 @@ def test_transcribes_any_rate_and_channels_like_the_batch_decoder(model_dir, tmp
     assert [r["id"] for r in records] == ["a", "b"] and records[1]["duration"] == 0.8
     assert all(r["rtf"] > 0 for r in records)
     # Same text as the recipe's batch decoder on the same (resampled, mixed) samples.
-    speech2text = load_speech2text(model_dir / "config.yaml", model_dir / "valid.loss.ave.pth", 1)
+    speech2text = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
     speech2text.asr_model.eval()
     waves = [torch.from_numpy(load_audio(tmp_path / n, SAMPLE_RATE)) for n in ["a.wav", "b.flac"]]
     with torch.no_grad():
@@ -107,12 +79,12 @@ def test_transcribes_any_rate_and_channels_like_the_batch_decoder(model_dir, tmp
 
 
 @pytest.mark.e2e
-def test_bad_audio_is_reported_and_the_rest_transcribed(model_dir, tmp_path):
+def test_bad_audio_is_reported_and_the_rest_transcribed(experiment, tmp_path):
     soundfile.write(tmp_path / "good.wav", tone(0.5, SAMPLE_RATE), SAMPLE_RATE)
     soundfile.write(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), SAMPLE_RATE)
     (tmp_path / "broken.wav").write_bytes(b"RIFF1234WAVEjunk")
     files = [tmp_path / n for n in ["missing.wav", "broken.wav", "empty.wav", "good.wav"]]
-    result = transcribe("--model", str(model_dir), *map(str, files))
+    result = transcribe("--model", str(experiment), *map(str, files))
     assert result.returncode == 3
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["good"]
     for expected in ["not found: " + str(files[0]), "cannot read audio from " + str(files[1])]:
@@ -121,12 +93,12 @@ def test_bad_audio_is_reported_and_the_rest_transcribed(model_dir, tmp_path):
 
 
 @pytest.mark.e2e
-def test_unloadable_models_exit_4_with_the_reason(model_dir, tmp_path):
+def test_unloadable_models_exit_4_with_the_reason(experiment, tmp_path):
     soundfile.write(tmp_path / "a.wav", tone(0.5, SAMPLE_RATE), SAMPLE_RATE)
     audio = str(tmp_path / "a.wav")
-    no_checkpoint = tmp_path / "exp"
+    no_checkpoint = tmp_path / "no_checkpoint"
     no_checkpoint.mkdir()
-    (no_checkpoint / "config.yaml").write_text((model_dir / "config.yaml").read_text())
+    (no_checkpoint / "config.yaml").write_text((experiment / "config.yaml").read_text())
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     cases = {
         str(no_checkpoint): "is not a model dir: it needs config.yaml and one of",
@@ -136,5 +108,5 @@ def test_unloadable_models_exit_4_with_the_reason(model_dir, tmp_path):
     for model, message in cases.items():
         result = transcribe("--model", model, audio)
         assert result.returncode == 4 and message in result.stderr, (model, result.stderr[-2000:])
-    result = transcribe("--model", str(model_dir), "--mode", "ctc_lexicon_lm", audio)
+    result = transcribe("--model", str(experiment), "--mode", "ctc_lexicon_lm", audio)
     assert result.returncode == 2 and "needs --lm_dir" in result.stderr

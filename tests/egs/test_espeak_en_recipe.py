@@ -60,6 +60,10 @@ def test_tiny_run_through_every_stage(tmp_path):
         str(tmp_path / "RESULTS.md"),
         "--train_args",
         "--max_epoch 2 --batch_size 8",
+        "--hf_repo",
+        "tester/espeak_en_{model}",
+        "--hf_dry_run",
+        "true",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -75,8 +79,16 @@ def test_tiny_run_through_every_stage(tmp_path):
         assert len(rows) == 2, model
         assert all(len(row.split("|")) == len(TEST_SETS) + 2 for row in rows), model
     assert "- omni vs dense:" in results and "95% bootstrap CI" in results
+    for model in ("dense", "switch", "omni"):
+        own_results = (tmp_path / "exp" / f"asr_{model}" / "RESULTS.md").read_text()
+        assert len(re.findall(rf"^\| {model} \|", own_results, re.M)) == 2, model
+        packed = tmp_path / "exp" / f"asr_{model}" / "packed"
+        assert (packed / f"espeak_en_asr_{model}.zip").is_file()
+        card = (packed / f"espeak_en_asr_{model}_hf" / "README.md").read_text()
+        assert f'Speech2Text.from_pretrained("tester/espeak_en_{model}")' in card
+        assert (packed / f"espeak_en_asr_{model}_hf" / "exp" / "lm_word3gram" / "lm.arpa").is_file()
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
-    assert [line.split("\t")[0] for line in stages.splitlines()] == list("12345556667")
+    assert [line.split("\t")[0] for line in stages.splitlines()] == list("12345556667888")
     # A re-run skips the finished trainings instead of redoing them.
     rerun = subprocess.run(
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True

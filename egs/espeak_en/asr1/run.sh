@@ -13,13 +13,16 @@
 #   5 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
 #   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
-#   7 score:     WER per set, average, bootstrap CIs -> ${results_file}
+#   7 score:     WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
+#   8 pack:      one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
+#                plots, model card) -> ${exp_dir}/asr_<model>/packed/espeak_en_asr_<model>.zip
+#   9 publish:   upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
-stop_stage=7
+stop_stage=9
 nj=2                  # parallel jobs for synthesis and decoding
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
@@ -38,8 +41,11 @@ data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
+hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
+hf_dry_run=false      # true: build the files stage 9 would upload, upload nothing
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
-num_test vocab_size lm_order decode_modes decode_args data_dir exp_dir results_file test_sets"
+num_test vocab_size lm_order decode_modes decode_args data_dir exp_dir results_file test_sets
+hf_repo hf_dry_run"
 . local/parse_options.sh
 . ./path.sh
 
@@ -183,5 +189,34 @@ if run_stage 7 "scoring -> ${results_file}"; then
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
     stage_done 7 score "${start}"
+fi
+
+packed_model() { echo "${exp_dir}/asr_$1/packed/espeak_en_asr_$1.zip"; }
+
+if run_stage 8 "packing: ${models}"; then
+    for model in ${models}; do
+        start=${SECONDS}
+        model_dir="${exp_dir}/asr_${model}"
+        python -m espnet_omnirouter.bin.pack_model --exp_dir "${model_dir}" \
+            --outpath "$(packed_model "${model}")" --option "${lm_dir}" > "${model_dir}/pack.log" 2>&1 \
+            || { echo "packing ${model} failed: see ${model_dir}/pack.log" >&2; exit 1; }
+        echo "$(packed_model "${model}"): $(du -h "$(packed_model "${model}")" | cut -f1)"
+        stage_done 8 "pack_${model}" "${start}"
+    done
+fi
+
+if run_stage 9 "publishing to the Hugging Face Hub"; then
+    if [ -z "${hf_repo}" ]; then
+        echo "no --hf_repo: nothing published (e.g. --hf_repo 'me/espeak_en_asr_{model}')"
+    else
+        dry_run=""
+        [ "${hf_dry_run}" = true ] && dry_run="--dry_run"
+        for model in ${models}; do
+            # shellcheck disable=SC2086
+            python -m espnet_omnirouter.bin.publish --packed_model "$(packed_model "${model}")" \
+                --hf_repo "${hf_repo//\{model\}/${model}}" ${dry_run} \
+                || { echo "publishing ${model} failed" >&2; exit 1; }
+        done
+    fi
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

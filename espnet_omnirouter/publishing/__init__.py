@@ -1,0 +1,1 @@
+"""Packing trained models, model cards and publishing to the Hugging Face Hub."""

@@ -1,0 +1,45 @@
+"""The start-up hook that tells users to import the plugin when ESPnet needs its classes."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+from espnet2.train.class_choices import ClassChoices
+
+import _espnet_omnirouter_hint as hint
+from espnet_omnirouter.registration import plugin_choices
+
+
+def test_hint_knows_every_key_the_plugin_registers():
+    registered = {name: tuple(classes) for name, classes in plugin_choices().items()}
+    assert hint.PLUGIN_CHOICES == registered
+
+
+def test_unregistered_plugin_key_names_the_import_other_keys_keep_espnet_error():
+    hint.install()
+    choices = ClassChoices("encoder", {"conformer": ConformerEncoder}, default="conformer")
+    with pytest.raises(ValueError, match="--encoder must be one of.*`import espnet_omnirouter`"):
+        choices.get_class("moe_conformer")
+    with pytest.raises(ValueError, match="--encoder must be one of") as error:
+        choices.get_class("no_such_encoder")
+    assert "espnet_omnirouter" not in str(error.value)
+
+
+def test_process_that_did_not_import_the_plugin_is_told_to(tmp_path):
+    """Installed, the hook runs at start-up: ESPnet alone meets a config naming our classes."""
+    from espnet2.tasks.asr import ASRTask
+
+    args = vars(ASRTask.get_parser().parse_args([]))
+    args.update(encoder="moe_conformer", model="moe_espnet", token_list=["<blank>", "a", "<eos>"])
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(args))
+    script = (
+        "from espnet2.tasks.asr import ASRTask\n"
+        f"ASRTask.build_model_from_file({str(config)!r}, None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "'moe_conformer' comes from the espnet_omnirouter plugin" in result.stderr
+    assert "import espnet_omnirouter" in result.stderr
