@@ -30,21 +30,20 @@ TINY_CONFORMER = dict(
 N_MELS = 20
 
 
-@pytest.fixture
-def experiment(tmp_path) -> Path:
-    """An untrained tiny omni CTC model as training leaves it: <tmp>/exp/asr_omni/
-    {config.yaml, valid.loss.ave.pth}, and <tmp>/stats/feats_stats.npz (an absolute path
-    in the config)."""
+def make_experiment(root: Path, moe_type: str = "omni") -> Path:
+    """An untrained tiny CTC model (2 experts) as training leaves it:
+    <root>/exp/asr_<moe_type>/{config.yaml, valid.loss.ave.pth}, and
+    <root>/stats/feats_stats.npz (an absolute path in the config)."""
     from espnet2.tasks.asr import ASRTask
 
-    stats = tmp_path / "stats" / "feats_stats.npz"
-    stats.parent.mkdir()
+    stats = root / "stats" / "feats_stats.npz"
+    stats.parent.mkdir(parents=True, exist_ok=True)
     np.savez(stats, count=np.array(10), sum=np.zeros(N_MELS), sum_square=np.full(N_MELS, 10.0))
     args = ASRTask.get_parser().parse_args([])
     vars(args).update(
         frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": N_MELS, "fs": 8000},
         encoder="moe_conformer",
-        encoder_conf={**TINY_CONFORMER, "moe_conf": {"type": "omni", "num_experts": 2}},
+        encoder_conf={**TINY_CONFORMER, "moe_conf": {"type": moe_type, "num_experts": 2}},
         model="moe_espnet",
         model_conf={"ctc_weight": 1.0},
         token_list=["<blank>", "<unk>", "a", "b", "<sos/eos>"],
@@ -54,8 +53,14 @@ def experiment(tmp_path) -> Path:
     )
     torch.manual_seed(0)
     model = ASRTask.build_model(args)
-    exp = tmp_path / "exp" / "asr_omni"
+    exp = root / "exp" / f"asr_{moe_type}"
     exp.mkdir(parents=True)
     (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
     torch.save(model.state_dict(), exp / "valid.loss.ave.pth")
     return exp
+
+
+@pytest.fixture
+def experiment(tmp_path) -> Path:
+    """An untrained tiny omni model's experiment dir (see ``make_experiment``)."""
+    return make_experiment(tmp_path)

@@ -24,70 +24,19 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, Optional
 
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import (
-    LEXICON_FILE,
-    LM_FILE,
-    CTCLexiconDecoder,
-)
+from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
-MODEL_FILES = ("valid.loss.ave.pth", "valid.loss.best.pth", "latest.pth")
-
-
-class ModelError(RuntimeError):
-    """The --model argument names nothing that can be loaded."""
-
-
-class ResolvedModel(NamedTuple):
-    """Files of a model to load; ``lm_dir``: the word LM packed with it, if any."""
-
-    config: Path
-    checkpoint: Path
-    lm_dir: Optional[Path] = None
-
-
-def packed_lm_dir(config: Path) -> Optional[Path]:
-    """The dir holding lexicon.txt and lm.arpa in the unpacked archive of ``config``."""
-    root = next((d for d in config.parents if (d / "meta.yaml").is_file()), None)
-    if root is None:
-        return None
-    lm_files = sorted(root.rglob(LM_FILE))
-    return next((f.parent for f in lm_files if f.with_name(LEXICON_FILE).is_file()), None)
-
-
-def resolve_model(
-    model: str, model_file: Optional[str], cache_dir: Optional[Path]
-) -> ResolvedModel:
-    """The files of an experiment dir, a packed archive or a zoo / Hub id."""
-    path = Path(model)
-    if path.is_dir():
-        config = path / "config.yaml"
-        candidates = [path / model_file] if model_file else [path / n for n in MODEL_FILES]
-        checkpoint = next((c for c in candidates if c.is_file()), None)
-        if not config.is_file() or checkpoint is None:
-            raise ModelError(
-                f"{path} is not a model dir: it needs config.yaml and one of "
-                f"{', '.join(c.name for c in candidates)}"
-            )
-        return ResolvedModel(config, checkpoint)
-    from espnet_model_zoo.downloader import ModelDownloader
-
-    try:
-        files = ModelDownloader(cache_dir).download_and_unpack(model, quiet=True)
-    except Exception as error:  # the zoo raises anything from KeyError to HTTP errors
-        where = "archive" if path.exists() else "model (not a dir, archive or cached zoo id)"
-        raise ModelError(f"cannot load {where} {model}: {error}") from error
-    config = Path(files["asr_train_config"])
-    return ResolvedModel(config, Path(files["asr_model_file"]), packed_lm_dir(config))
 
 
 def unique_ids(paths: List[Path]) -> List[str]:

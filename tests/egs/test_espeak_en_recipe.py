@@ -64,6 +64,8 @@ def test_tiny_run_through_every_stage(tmp_path):
         "tester/espeak_en_{model}",
         "--hf_dry_run",
         "true",
+        "--figures_dir",
+        str(tmp_path / "figures"),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -87,8 +89,10 @@ def test_tiny_run_through_every_stage(tmp_path):
         card = (packed / f"espeak_en_asr_{model}_hf" / "README.md").read_text()
         assert f'Speech2Text.from_pretrained("tester/espeak_en_{model}")' in card
         assert (packed / f"espeak_en_asr_{model}_hf" / "exp" / "lm_word3gram" / "lm.arpa").is_file()
+        assert (tmp_path / "exp" / f"asr_{model}" / "routing" / "routing_stats.json").is_file()
+    assert (tmp_path / "figures" / "routing_association.png").stat().st_size > 0
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
-    assert [line.split("\t")[0] for line in stages.splitlines()] == list("12345556667888")
+    assert [line.split("\t")[0] for line in stages.splitlines()] == [*"123455566678", "9", "9", "9"]
     # A re-run skips the finished trainings instead of redoing them.
     rerun = subprocess.run(
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True

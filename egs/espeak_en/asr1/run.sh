@@ -14,15 +14,17 @@
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
 #   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
 #   7 score:     WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
-#   8 pack:      one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
+#   8 routing:   expert choices on every test set, layer association, load, random-reassignment
+#                ablation -> ${exp_dir}/asr_<model>/routing; comparison figures -> ${figures_dir}
+#   9 pack:      one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
 #                plots, model card) -> ${exp_dir}/asr_<model>/packed/espeak_en_asr_<model>.zip
-#   9 publish:   upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
+#  10 publish:   upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
-stop_stage=9
+stop_stage=10
 nj=2                  # parallel jobs for synthesis and decoding
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
@@ -40,12 +42,15 @@ decode_args=""        # extra bin/decode options, e.g. "--lm_weight 1.5 --word_s
 data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
+figures_dir=figures   # routing and loss figures compared across models (RESULTS.md links them)
+ablation_sets="test_clean"
+ablation_fractions="0 0.1 0.5 1"   # share of routing decisions reassigned at random
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
-hf_dry_run=false      # true: build the files stage 9 would upload, upload nothing
+hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
 num_test vocab_size lm_order decode_modes decode_args data_dir exp_dir results_file test_sets
-hf_repo hf_dry_run"
+figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run"
 . local/parse_options.sh
 . ./path.sh
 
@@ -191,9 +196,31 @@ if run_stage 7 "scoring -> ${results_file}"; then
     stage_done 7 score "${start}"
 fi
 
+if run_stage 8 "routing analysis: ${models} -> ${figures_dir}"; then
+    start=${SECONDS}
+    for model in ${models}; do
+        model_dir="${exp_dir}/asr_${model}"
+        # shellcheck disable=SC2046,SC2086
+        python -m espnet_omnirouter.bin.analyze_routing --model "${model_dir}" \
+            --output_dir "${model_dir}/routing" --ablation_fractions ${ablation_fractions} \
+            --ablation_sets $(for s in ${ablation_sets}; do echo "${data_dir}/${s}"; done) \
+            $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
+            > "${model_dir}/analyze_routing.log" 2>&1 \
+            || { echo "routing analysis of ${model} failed: see ${model_dir}/analyze_routing.log" >&2; exit 1; }
+        grep "reassigned: WER\|no MoE layers" "${model_dir}/analyze_routing.log" || true
+    done
+    # shellcheck disable=SC2046
+    python -m espnet_omnirouter.bin.plot_routing --output_dir "${figures_dir}" \
+        $(for model in ${models}; do echo "${exp_dir}/asr_${model}"; done) \
+        > "${exp_dir}/plot_routing.log" 2>&1 \
+        || { echo "plotting failed: see ${exp_dir}/plot_routing.log" >&2; exit 1; }
+    cat "${figures_dir}/routing_summary.md"
+    stage_done 8 routing "${start}"
+fi
+
 packed_model() { echo "${exp_dir}/asr_$1/packed/espeak_en_asr_$1.zip"; }
 
-if run_stage 8 "packing: ${models}"; then
+if run_stage 9 "packing: ${models}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
@@ -201,11 +228,11 @@ if run_stage 8 "packing: ${models}"; then
             --outpath "$(packed_model "${model}")" --option "${lm_dir}" > "${model_dir}/pack.log" 2>&1 \
             || { echo "packing ${model} failed: see ${model_dir}/pack.log" >&2; exit 1; }
         echo "$(packed_model "${model}"): $(du -h "$(packed_model "${model}")" | cut -f1)"
-        stage_done 8 "pack_${model}" "${start}"
+        stage_done 9 "pack_${model}" "${start}"
     done
 fi
 
-if run_stage 9 "publishing to the Hugging Face Hub"; then
+if run_stage 10 "publishing to the Hugging Face Hub"; then
     if [ -z "${hf_repo}" ]; then
         echo "no --hf_repo: nothing published (e.g. --hf_repo 'me/espeak_en_asr_{model}')"
     else

@@ -1,0 +1,1 @@
+"""Routing analysis: statistics of expert choices, the reassignment ablation, plots."""

@@ -1,0 +1,49 @@
+"""Loss curves from ESPnet's training log (``exp/<model>/train.log``)."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+EPOCH_LINE = re.compile(r"(\d+)epoch results: \[train\] (.*?), \[valid\] (.*)$")
+ITERATION_LINE = re.compile(r"(\d+)epoch:train:(\d+)-(\d+)batch: (.*)$")
+
+
+@dataclass
+class TrainingCurves:
+    """``train_steps``: (update, value) of the logged training loss every few updates;
+    ``epochs``: per epoch the ``[train]`` and ``[valid]`` means, by statistic name."""
+
+    train_steps: List[Tuple[int, float]]
+    epochs: List[Dict[str, Dict[str, float]]]
+
+
+def _statistics(text: str) -> Dict[str, float]:
+    values = {}
+    for item in text.split(", "):
+        name, _, value = item.partition("=")
+        try:
+            values[name] = float(value)
+        except ValueError:  # e.g. time=1 minute and 41.54 seconds
+            continue
+    return values
+
+
+def read_training_log(path: Path, statistic: str = "loss") -> TrainingCurves:
+    """Parse ``path``; ``statistic`` is the per-update value kept (e.g. ``loss_ctc``).
+
+    Updates are counted across epochs with ESPnet's cumulative ``total_count``. A
+    resumed run logs again from its resumed epoch; later lines replace earlier ones.
+    """
+    steps: Dict[int, float] = {}
+    epochs: Dict[int, Dict[str, Dict[str, float]]] = {}
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if match := ITERATION_LINE.search(line):
+            epoch, last = int(match[1]), int(match[3])
+            before = epochs.get(epoch - 1, {}).get("train", {}).get("total_count", 0)
+            value = _statistics(match[4]).get(statistic)
+            if value is not None:
+                steps[int(before) + last] = value
+        elif match := EPOCH_LINE.search(line):
+            epochs[int(match[1])] = {"train": _statistics(match[2]), "valid": _statistics(match[3])}
+    return TrainingCurves(sorted(steps.items()), [epochs[e] for e in sorted(epochs)])
