@@ -3,7 +3,7 @@
 Usage:
     python -m espnet_omnirouter.bin.analyze_routing --model exp/asr_omni \
         --output_dir exp/asr_omni/routing data/test_clean data/test_noise ... \
-        --ablation_sets data/test_clean --ablation_fractions 0 0.1 0.5 1
+        --ablation_set data/test_clean --ablation_fractions 0,0.1,0.5,1
 
 --model is an experiment dir, a packed archive or a zoo id (as for bin/transcribe). The
 encoder runs over every utterance (batched, no decoding); each MoE layer's top-1 expert,
@@ -16,11 +16,11 @@ counts, so memory stays flat however much data is given. Written to --output_dir
     expert_load.csv         share of frames per layer and expert; router entropy
     usage_by_set.csv        the same per data dir (expert specialisation by condition)
     *.png                   association heatmap, expert load, expert per frame,
-                            specialisation by set, and (with --ablation_sets) the ablation
+                            specialisation by set, and (with --ablation_set) the ablation
 
-The ablation decodes --ablation_sets with CTC greedy search while a fraction of all
+The ablation decodes the --ablation_set dirs with CTC greedy search while a fraction of all
 routing decisions go to a random other expert (gates kept), and reports the WER per
-fraction (bin/plot_routing compares models).
+fraction (bin/plot_routing compares models). --ablation_set may be repeated.
 """
 
 import argparse
@@ -190,15 +190,21 @@ def main() -> None:
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--name", help="model name in plots (default: --model's name)")
     parser.add_argument("--examples", type=int, default=3, help="utterances kept frame by frame")
-    parser.add_argument("--ablation_sets", type=Path, nargs="*", default=[])
-    parser.add_argument("--ablation_fractions", type=float, nargs="+", default=[0, 0.1, 0.5, 1])
+    parser.add_argument("--ablation_set", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--ablation_fractions", default="0,0.1,0.5,1", help="comma-separated, each in [0, 1]"
+    )
     parser.add_argument("--batch_seconds", type=float, default=60.0, help="audio per batch")
     args = parser.parse_args()
-    for path in (*args.data_dirs, *args.ablation_sets):
+    for path in (*args.data_dirs, *args.ablation_set):
         if not (path / "wav.scp").is_file():
             parser.error(f"not a Kaldi data dir (no wav.scp): {path}")
-    if any(not 0 <= f <= 1 for f in args.ablation_fractions):
-        parser.error("--ablation_fractions must lie in [0, 1]")
+    try:
+        fractions = [float(f) for f in args.ablation_fractions.split(",")]
+    except ValueError:
+        fractions = []
+    if not fractions or any(not 0 <= f <= 1 for f in fractions):
+        parser.error(f"--ablation_fractions {args.ablation_fractions}: want numbers in [0, 1]")
     try:
         model = resolve_model(args.model, args.model_file, None)
     except ModelError as error:
@@ -208,9 +214,9 @@ def main() -> None:
     speech2text.asr_model.eval()
 
     summary = analyze(speech2text, args.data_dirs, args.batch_seconds, args.examples)
-    if summary["layers"] and args.ablation_sets:
+    if summary["layers"] and args.ablation_set:
         summary["ablation"] = reassignment_ablation(
-            speech2text, args.ablation_sets, args.ablation_fractions, args.batch_seconds
+            speech2text, args.ablation_set, fractions, args.batch_seconds
         )
     if not summary["layers"]:
         print(f"[routing] {name} has no MoE layers: nothing to analyse", flush=True)

@@ -56,8 +56,8 @@ def test_analysis_and_comparison_write_every_file(tmp_path):
     for exp_dir in exp_dirs:
         outputs[exp_dir] = cli(
             "analyze_routing", "--model", str(exp_dir), "--output_dir", str(exp_dir / "routing"),
-            "--ablation_sets", str(sets[0]), "--ablation_fractions", "0", "1", "--examples", "2",
-            *map(str, sets),
+            *map(str, sets), "--ablation_set", str(sets[0]), "--ablation_fractions", "0,1",
+            "--examples", "2",
         )  # fmt: skip
         assert f"written to {exp_dir / 'routing'}" in outputs[exp_dir]
     dense, *moe = exp_dirs

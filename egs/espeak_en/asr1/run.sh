@@ -44,7 +44,7 @@ exp_dir=exp
 results_file=RESULTS.md
 figures_dir=figures   # routing and loss figures compared across models (RESULTS.md links them)
 ablation_sets="test_clean"
-ablation_fractions="0 0.1 0.5 1"   # share of routing decisions reassigned at random
+ablation_fractions="0,0.1,0.5,1"   # shares of routing decisions reassigned at random
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
@@ -200,10 +200,10 @@ if run_stage 8 "routing analysis: ${models} -> ${figures_dir}"; then
     start=${SECONDS}
     for model in ${models}; do
         model_dir="${exp_dir}/asr_${model}"
-        # shellcheck disable=SC2046,SC2086
+        # shellcheck disable=SC2046
         python -m espnet_omnirouter.bin.analyze_routing --model "${model_dir}" \
-            --output_dir "${model_dir}/routing" --ablation_fractions ${ablation_fractions} \
-            --ablation_sets $(for s in ${ablation_sets}; do echo "${data_dir}/${s}"; done) \
+            --output_dir "${model_dir}/routing" --ablation_fractions "${ablation_fractions}" \
+            $(for s in ${ablation_sets}; do echo "--ablation_set ${data_dir}/${s}"; done) \
             $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
             > "${model_dir}/analyze_routing.log" 2>&1 \
             || { echo "routing analysis of ${model} failed: see ${model_dir}/analyze_routing.log" >&2; exit 1; }
