@@ -33,14 +33,19 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-import soundfile
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.analysis import plots
 from espnet_omnirouter.analysis.reassignment import random_reassignment
 from espnet_omnirouter.analysis.routing_statistics import RoutingStatistics
-from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text, make_batches
+from espnet_omnirouter.bin.decode import (
+    ctc_greedy,
+    ctc_log_probs,
+    load_speech2text,
+    make_batches,
+    read_waves,
+)
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
@@ -72,8 +77,7 @@ def read_batches(wav_scp: Dict[str, str], batch_seconds: float):
     """(batch of (utt, wav path), waveforms) of a data dir, similar lengths together."""
     batches, _ = make_batches(wav_scp, batch_seconds)
     for batch in batches:
-        waves = [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for _, path in batch]
-        yield batch, waves
+        yield batch, read_waves(batch)
 
 
 def analyze(

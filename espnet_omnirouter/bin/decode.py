@@ -11,6 +11,8 @@ Writes <output_dir>/<mode>/<set>/text (Kaldi format) and <output_dir>/<mode>/<se
 - ``ctc_greedy``: batched CTC best path (the default);
 - ``ctc_lexicon_lm``: CTC beam search over the words of a lexicon with a word n-gram LM
   (``--lm_dir`` from ``bin/make_lexicon_lm``); shares the encoder pass with ``ctc_greedy``;
+  ``--tune_set data/dev`` first picks its LM weight and word score on that held-out set
+  (written to <output_dir>/lm_tuning.json);
 - ``beam``: ESPnet's Speech2Text beam search (uses the attention decoder where the model
   has one), one utterance at a time.
 
@@ -19,6 +21,7 @@ is paid once per model, not per set or job.
 """
 
 import argparse
+import json
 import logging
 import multiprocessing
 import time
@@ -32,6 +35,7 @@ import yaml
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
+from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
 
 MODES = ("ctc_greedy", "ctc_lexicon_lm", "beam")
@@ -83,9 +87,14 @@ def ctc_greedy(speech2text, log_probs: torch.Tensor, lengths: torch.Tensor) -> L
     return texts
 
 
+def read_waves(batch: Batch) -> List[torch.Tensor]:
+    """The float32 samples of each (utt_id, wav path) of ``batch``."""
+    return [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for _, path in batch]
+
+
 def decode_batch(batch: Batch) -> Dict[str, Tuple[List[str], float]]:
     """Decode one batch in a worker: per mode, the texts (in batch order) and seconds spent."""
-    waves = [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for _, path in batch]
+    waves = read_waves(batch)
     results = {}
     with torch.no_grad():
         if "ctc_greedy" in _MODES or "ctc_lexicon_lm" in _MODES:
@@ -157,6 +166,53 @@ def decode_sets(data_dirs: Sequence[Path], output_dir: Path, nj: int, batch_seco
             )
 
 
+def tune_lexicon_decoding(
+    speech2text,
+    lm_dir: Path,
+    tune_set: Path,
+    lm_weights: Sequence[float],
+    word_scores: Sequence[float],
+    beam_size: int,
+    batch_seconds: float,
+) -> Dict[str, object]:
+    """Choose the LM weight and word score of ``ctc_lexicon_lm`` by WER on ``tune_set``
+    (a held-out set such as dev, never a test set): the set is encoded once, then
+    decoded with every pair of the grid. Returns the best pair and the grid's WERs."""
+    validate_data_dir(tune_set, check_audio=False)
+    wav_scp = read_kaldi_text(tune_set / "wav.scp")
+    batches, _ = make_batches(wav_scp, batch_seconds)
+    encoded = []
+    with torch.no_grad():
+        for batch in batches:
+            utts = [utt for utt, _ in batch]
+            encoded.append((utts, *ctc_log_probs(speech2text, read_waves(batch))))
+    references = read_kaldi_text(tune_set / "text")
+    grid = {}
+    for lm_weight in lm_weights:
+        for word_score in word_scores:
+            decoder = CTCLexiconDecoder(
+                speech2text.asr_model.token_list, lm_dir, beam_size, lm_weight, word_score
+            )
+            hypotheses = {}
+            for utts, log_probs, lengths in encoded:
+                hypotheses.update(zip(utts, decoder(log_probs, lengths)))
+            grid[(lm_weight, word_score)] = score(references, hypotheses).wer
+    best = min(grid, key=grid.get)
+    return {
+        "tune_set": str(tune_set),
+        "lm_weight": best[0],
+        "word_score": best[1],
+        "wer": round(grid[best], 2),
+        "grid": [
+            {"lm_weight": w, "word_score": s, "wer": round(e, 2)} for (w, s), e in grid.items()
+        ],
+    }
+
+
+def floats(text: str) -> List[float]:
+    return [float(value) for value in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dirs", type=Path, nargs="+")
@@ -169,13 +225,21 @@ def main() -> None:
     parser.add_argument("--lexicon_beam_size", type=int, default=32)
     parser.add_argument("--lm_weight", type=float, default=2.0)
     parser.add_argument("--word_score", type=float, default=0.0)
+    parser.add_argument(
+        "--tune_set", type=Path,
+        help="held-out data dir on which --lm_weights x --word_scores is searched for the "
+        "ctc_lexicon_lm weights (replacing --lm_weight/--word_score); never a test set",
+    )  # fmt: skip
+    parser.add_argument("--lm_weights", type=floats, default="0.5,1,1.5,2", help="for --tune_set")
+    parser.add_argument("--word_scores", type=floats, default="-1,0,1", help="for --tune_set")
     parser.add_argument("--nj", type=int, default=2, help="parallel decoding workers")
     parser.add_argument("--batch_seconds", type=float, default=60.0, help="audio per batch")
     args = parser.parse_args()
     if "ctc_lexicon_lm" in args.modes and args.lm_dir is None:
         parser.error("--modes ctc_lexicon_lm needs --lm_dir")
     lm_dir = args.lm_dir if "ctc_lexicon_lm" in args.modes else None
-    for path in (args.asr_train_config, args.asr_model_file, lm_dir, *args.data_dirs):
+    tune_set = args.tune_set if lm_dir else None
+    for path in (args.asr_train_config, args.asr_model_file, lm_dir, tune_set, *args.data_dirs):
         if path is not None and not path.exists():
             parser.error(f"not found: {path}")
     logging.basicConfig(level=logging.WARNING)
@@ -183,6 +247,20 @@ def main() -> None:
     _MODES = list(dict.fromkeys(args.modes))
     _SPEECH2TEXT = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
     _SPEECH2TEXT.asr_model.eval()
+    if tune_set is not None:
+        start = time.perf_counter()
+        tuning = tune_lexicon_decoding(
+            _SPEECH2TEXT, lm_dir, tune_set, args.lm_weights, args.word_scores,
+            args.lexicon_beam_size, args.batch_seconds,
+        )  # fmt: skip
+        write_text_atomically(args.output_dir / "lm_tuning.json", json.dumps(tuning, indent=1))
+        args.lm_weight, args.word_score = tuning["lm_weight"], tuning["word_score"]
+        print(
+            f"[decode] {tune_set.name}: lm_weight {args.lm_weight}, word_score "
+            f"{args.word_score} (WER {tuning['wer']}%, {len(tuning['grid'])} pairs, "
+            f"{time.perf_counter() - start:.0f}s)",
+            flush=True,
+        )
     if "ctc_lexicon_lm" in _MODES:
         _LEXICON_DECODER = CTCLexiconDecoder(
             _SPEECH2TEXT.asr_model.token_list,

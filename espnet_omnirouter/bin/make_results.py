@@ -14,6 +14,7 @@ header and its rows), which bin/pack_model packs with the model.
 """
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -104,7 +105,7 @@ def main() -> None:
         ]
         for mode in args.decode_modes
     }
-    footer = []
+    footer = lm_tuning_lines(args.exp_dir, args.models)
     if args.command:
         footer += [f"Command: `{args.command}`", ""]
     footer += [f"Machine: {machine_description()}"]
@@ -121,6 +122,25 @@ def main() -> None:
         own_body = tables(own, args.test_sets, bootstrap_samples=0) + footer
         text = "\n\n".join([*header, "\n".join(own_body)]) + "\n"
         write_text_atomically(args.exp_dir / f"asr_{model}" / "RESULTS.md", text)
+
+
+def lm_tuning_lines(exp_dir: Path, models: List[str]) -> List[str]:
+    """Where bin/decode tuned ctc_lexicon_lm on a held-out set: the chosen weights."""
+    chosen = []
+    for model in models:
+        path = exp_dir / f"asr_{model}" / "decode" / "lm_tuning.json"
+        if path.is_file():
+            tuning = json.loads(path.read_text())
+            chosen.append(
+                f"{model} {tuning['lm_weight']:g} / {tuning['word_score']:g} "
+                f"({Path(tuning['tune_set']).name} WER {tuning['wer']:.1f}%)"
+            )
+    if not chosen:
+        return []
+    return [
+        "`ctc_lexicon_lm` LM weight / word score chosen on the held-out set: " + ", ".join(chosen),
+        "",
+    ]
 
 
 def tables(

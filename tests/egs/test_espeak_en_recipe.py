@@ -1,6 +1,7 @@
 """The default recipe: sentence split, and a tiny run of every stage of run.sh."""
 
 import importlib.util
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -90,6 +91,9 @@ def test_tiny_run_through_every_stage(tmp_path):
         assert f'Speech2Text.from_pretrained("tester/espeak_en_{model}")' in card
         assert (packed / f"espeak_en_asr_{model}_hf" / "exp" / "lm_word3gram" / "lm.arpa").is_file()
         assert (tmp_path / "exp" / f"asr_{model}" / "routing" / "routing_stats.json").is_file()
+        tuning = tmp_path / "exp" / f"asr_{model}" / "decode" / "lm_tuning.json"
+        assert len(json.loads(tuning.read_text())["grid"]) == 12  # 4 LM weights x 3 word scores
+    assert "`ctc_lexicon_lm` LM weight / word score chosen on the held-out set: dense " in results
     assert (tmp_path / "figures" / "routing_association.png").stat().st_size > 0
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
     assert [line.split("\t")[0] for line in stages.splitlines()] == [*"123455566678", "9", "9", "9"]

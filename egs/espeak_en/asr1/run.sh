@@ -13,6 +13,7 @@
 #   5 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
 #   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
+#                (ctc_lexicon_lm's LM weight and word score first tuned on --tune_set)
 #   7 score:     WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
 #   8 routing:   expert choices on every test set, layer association, load, random-reassignment
 #                ablation -> ${exp_dir}/asr_<model>/routing; comparison figures -> ${figures_dir}
@@ -38,7 +39,8 @@ num_test=200          # utterances per test set
 vocab_size=50         # sentencepiece unigram; near-character units learn fastest here
 lm_order=3            # word n-gram LM for ctc_lexicon_lm decoding
 decode_modes="ctc_lexicon_lm ctc_greedy"  # the first one is compared with bootstrap CIs
-decode_args=""        # extra bin/decode options, e.g. "--lm_weight 1.5 --word_score 0.5"
+tune_set=dev          # ctc_lexicon_lm's LM weight and word score are chosen on it ("": fixed)
+decode_args=""        # extra bin/decode options, e.g. "--lm_weights 1,2 --word_scores 0"
 data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
@@ -49,7 +51,7 @@ test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb te
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
-num_test vocab_size lm_order decode_modes decode_args data_dir exp_dir results_file test_sets
+num_test vocab_size lm_order decode_modes tune_set decode_args data_dir exp_dir results_file test_sets
 figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run"
 . local/parse_options.sh
 . ./path.sh
@@ -175,7 +177,8 @@ if run_stage 6 "decoding: ${models} on ${test_sets}"; then
         # shellcheck disable=SC2046
         python -m espnet_omnirouter.bin.decode --asr_train_config "${model_dir}/config.yaml" \
             --asr_model_file "${model_dir}/valid.loss.ave.pth" --output_dir "${model_dir}/decode" \
-            --modes ${decode_modes} --lm_dir "${lm_dir}" --nj "${nj}" ${decode_args} \
+            --modes ${decode_modes} --lm_dir "${lm_dir}" --nj "${nj}" \
+            ${tune_set:+--tune_set "${data_dir}/${tune_set}"} ${decode_args} \
             $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
             2> "${model_dir}/decode.log" \
             || { echo "decoding ${model} failed: see ${model_dir}/decode.log" >&2; exit 1; }
