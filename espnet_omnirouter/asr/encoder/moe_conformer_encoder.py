@@ -3,9 +3,6 @@
 from typing import Any, Dict, List, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
-    PositionwiseFeedForward,
-)
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from typeguard import typechecked
 
@@ -63,15 +60,16 @@ class MoEConformerEncoder(ConformerEncoder):
         conf = self.moe_conf
         self.shared_router = (
             Router(self._output_size, conf.num_experts, conf.jitter_noise)
-            if conf.type == "omni"
+            if conf.shares_router
             else None
         )
         for index in sorted(conf.moe_blocks(len(self.encoders))):
             block = self.encoders[index]
             for attr, role in self._moe_ffn_attributes(block):
-                setattr(
-                    block, attr, self._make_moe_layer(getattr(block, attr), f"enc{index}_{role}")
+                moe_layer = MoEFeedForward.from_dense(
+                    getattr(block, attr), conf, self.shared_router, f"enc{index}_{role}"
                 )
+                setattr(block, attr, moe_layer)
             block.register_forward_pre_hook(_pass_valid_frames_to_moe)
 
     def _moe_ffn_attributes(self, block: torch.nn.Module) -> List[Tuple[str, str]]:
@@ -86,31 +84,6 @@ class MoEConformerEncoder(ConformerEncoder):
             "second": [("feed_forward", "ffn")],
             "both": [("feed_forward_macaron", "macaron"), ("feed_forward", "ffn")],
         }[ffn]
-
-    def _make_moe_layer(self, dense: torch.nn.Module, name: str) -> MoEFeedForward:
-        if not isinstance(dense, PositionwiseFeedForward):
-            raise MoEConfigError(
-                "MoE layers replace linear FFNs only: set encoder_conf.positionwise_layer_type:"
-                f" linear (got {type(dense).__name__})"
-            )
-        conf = self.moe_conf
-        layer = MoEFeedForward(
-            input_size=dense.w_1.in_features,
-            hidden_units=dense.w_1.out_features,
-            dropout_rate=dense.dropout.p,
-            activation=dense.activation,
-            num_experts=conf.num_experts,
-            top_k=conf.top_k,
-            gate_normalization=conf.gate_normalization,
-            router=self.shared_router,
-            jitter_noise=conf.jitter_noise,
-            capacity_factor=conf.capacity_factor,
-            load_balancing_weight=conf.load_balancing_weight,
-            z_loss_weight=conf.z_loss_weight,
-            expert_backend=conf.expert_backend,
-        )
-        layer.layer_name = name
-        return layer
 
     @property
     def moe_layers(self) -> List[MoEFeedForward]:

@@ -8,7 +8,17 @@ from typing import Any, List, Mapping, Set, Union
 from espnet_omnirouter.layers.moe.grouped_linear import EXPERT_BACKENDS
 from espnet_omnirouter.layers.moe.router import GATE_NORMALIZATIONS
 
-MOE_TYPES = ("dense", "switch", "omni")
+MOE_TYPES = ("dense", "switch", "omni", "u2pp")
+# U2++ MoE (Song et al., 2024; WeNet's MoEFFNLayer): every FFN an MoE layer with its own gate,
+# top-2 of 8 experts, softmax over the top-2 logits, no auxiliary loss. Keys a config gives
+# explicitly override these defaults.
+U2PP_DEFAULTS = dict(
+    num_experts=8,
+    top_k=2,
+    gate_normalization="topk_softmax",
+    load_balancing_weight=0.0,
+    z_loss_weight=0.0,
+)
 MOE_FFNS = ("macaron", "second", "both")
 
 
@@ -21,8 +31,9 @@ class MoEConfig:
     """Which feed-forward networks become MoE layers, and how they route.
 
     Attributes:
-        type: ``dense`` (no MoE), ``switch`` (one router per MoE layer) or ``omni``
-            (one router shared by every MoE layer).
+        type: ``dense`` (no MoE), ``switch`` (one router per MoE layer), ``omni``
+            (one router shared by every MoE layer) or ``u2pp`` (one router per MoE
+            layer with U2++ MoE's defaults: ``U2PP_DEFAULTS``).
         num_experts: Experts per MoE layer.
         top_k: Experts per token.
         gate_normalization: ``full_softmax`` (Switch) or ``topk_softmax`` (WeNet).
@@ -55,6 +66,8 @@ class MoEConfig:
     def from_dict(cls, conf: Mapping[str, Any] | None, where: str = "moe_conf") -> "MoEConfig":
         """Build from a YAML mapping; unknown keys raise an error naming them."""
         conf = dict(conf or {})
+        if conf.get("type") == "u2pp":
+            conf = {**U2PP_DEFAULTS, **conf}
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(conf) - known)
         if unknown:
@@ -101,6 +114,11 @@ class MoEConfig:
     @property
     def is_moe(self) -> bool:
         return self.type != "dense"
+
+    @property
+    def shares_router(self) -> bool:
+        """Whether one router serves every MoE layer (Omni-router)."""
+        return self.type == "omni"
 
     def moe_blocks(self, num_blocks: int) -> Set[int]:
         """Indices of the blocks whose FFNs become MoE layers."""

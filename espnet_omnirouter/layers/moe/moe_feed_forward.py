@@ -4,7 +4,11 @@ from dataclasses import dataclass
 from typing import Dict
 
 import torch
+from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
+    PositionwiseFeedForward,
+)
 
+from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 from espnet_omnirouter.layers.moe.dispatch import dispatch_and_combine, expert_capacity
 from espnet_omnirouter.layers.moe.experts import StackedExperts
 from espnet_omnirouter.layers.moe.losses import (
@@ -111,6 +115,36 @@ class MoEFeedForward(torch.nn.Module):
         self.layer_name = "moe"
         self.valid_frames: torch.Tensor | None = None
         self.last_routing: RoutingRecord | None = None
+
+    @classmethod
+    def from_dense(
+        cls, dense: torch.nn.Module, conf: MoEConfig, router: Router | None, name: str
+    ) -> "MoEFeedForward":
+        """The MoE replacement of ESPnet's ``PositionwiseFeedForward`` ``dense``: experts
+        of its input and hidden sizes, dropout and activation, routed as ``conf`` says
+        (``router``: a shared one, or None for the layer's own)."""
+        if not isinstance(dense, PositionwiseFeedForward):
+            raise MoEConfigError(
+                f"{name}: MoE layers replace linear FFNs only (ESPnet's PositionwiseFeedForward, "
+                f"positionwise_layer_type: linear); got {type(dense).__name__}"
+            )
+        layer = cls(
+            input_size=dense.w_1.in_features,
+            hidden_units=dense.w_1.out_features,
+            dropout_rate=dense.dropout.p,
+            activation=dense.activation,
+            num_experts=conf.num_experts,
+            top_k=conf.top_k,
+            gate_normalization=conf.gate_normalization,
+            router=router,
+            jitter_noise=conf.jitter_noise,
+            capacity_factor=conf.capacity_factor,
+            load_balancing_weight=conf.load_balancing_weight,
+            z_loss_weight=conf.z_loss_weight,
+            expert_backend=conf.expert_backend,
+        )
+        layer.layer_name = name
+        return layer
 
     @property
     def shares_router(self) -> bool:

@@ -8,7 +8,7 @@ from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
     [
         (
             {"type": "expert"},
-            r"moe_conf.type='expert': must be one of \('dense', 'switch', 'omni'\)",
+            r"moe_conf.type='expert': must be one of \('dense', 'switch', 'omni', 'u2pp'\)",
         ),
         (
             {"num_experts": 2, "top_k": 3},
@@ -39,3 +39,11 @@ def test_block_selection():
     assert MoEConfig(blocks=[0, 3]).moe_blocks(4) == {0, 3}
     with pytest.raises(MoEConfigError, match=r"indices \[4\] are out of range"):
         MoEConfig(blocks=[0, 4]).moe_blocks(4)
+
+
+def test_u2pp_preset_is_wenets_and_explicit_keys_win():
+    conf = MoEConfig.from_dict({"type": "u2pp"})
+    assert (conf.num_experts, conf.top_k, conf.gate_normalization) == (8, 2, "topk_softmax")
+    assert conf.load_balancing_weight == conf.z_loss_weight == 0 and not conf.shares_router
+    assert MoEConfig.from_dict({"type": "u2pp", "num_experts": 4}).num_experts == 4
+    assert MoEConfig.from_dict({"type": "omni"}).shares_router
