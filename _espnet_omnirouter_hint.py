@@ -20,7 +20,11 @@ from types import ModuleType
 
 # ESPnet choices name -> the keys espnet_omnirouter registers there (checked against
 # espnet_omnirouter.registration by the tests).
-PLUGIN_CHOICES = {"encoder": ("moe_conformer",), "model": ("moe_espnet",)}
+PLUGIN_CHOICES = {
+    "encoder": ("moe_conformer", "u2pp_conformer"),
+    "decoder": ("moe_transformer", "bi_transformer"),
+    "model": ("moe_espnet", "u2pp"),
+}
 CLASS_CHOICES_MODULE = "espnet2.train.class_choices"
 
 

@@ -1,8 +1,8 @@
 """espnet_omnirouter: Switch and Omni-router Mixture-of-Experts ASR for ESPnet.
 
-Importing this package registers its encoder and model classes into ESPnet's ASR
-task, so ESPnet configs can name them (``encoder: moe_conformer``, ``model:
-moe_espnet``).
+Importing this package registers its encoder, decoder and model classes into ESPnet's
+ASR task, so ESPnet configs can name them (``encoder: moe_conformer``, ``decoder:
+bi_transformer``, ``model: u2pp``, ...).
 """
 
 from espnet_omnirouter.registration import register_asr_choices

@@ -2,8 +2,8 @@
 
 ESPnet has no plugin entry points: ``espnet2.tasks.asr`` keeps module-level
 ``ClassChoices`` that ``ASRTask`` reads when it builds its argument parser and its
-model, so adding our classes to them at import time makes ``encoder: moe_conformer``
-and ``model: moe_espnet`` valid in any ESPnet config.
+model, so adding our classes to them at import time makes ``encoder: moe_conformer``,
+``decoder: bi_transformer``, ``model: u2pp``, ... valid in any ESPnet config.
 """
 
 import contextlib
@@ -13,12 +13,20 @@ from typing import Dict, Type
 
 def plugin_choices() -> Dict[str, Dict[str, Type]]:
     """``{choices name: {config key: class}}`` of everything this plugin adds."""
+    from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
+    from espnet_omnirouter.asr.decoder.moe_transformer_decoder import MoETransformerDecoder
     from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
+    from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
     from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel
+    from espnet_omnirouter.asr.u2pp_model import U2ppASRModel
 
     return {
-        "encoder": {"moe_conformer": MoEConformerEncoder},
-        "model": {"moe_espnet": MoEESPnetASRModel},
+        "encoder": {"moe_conformer": MoEConformerEncoder, "u2pp_conformer": U2ppConformerEncoder},
+        "decoder": {
+            "moe_transformer": MoETransformerDecoder,
+            "bi_transformer": BiTransformerDecoder,
+        },
+        "model": {"moe_espnet": MoEESPnetASRModel, "u2pp": U2ppASRModel},
     }
 
 

@@ -27,6 +27,16 @@ TINY_CONFORMER = dict(
     cnn_module_kernel=3,
 )
 
+TINY_DECODER = dict(
+    attention_heads=2,
+    linear_units=24,
+    num_blocks=2,
+    dropout_rate=0.0,
+    positional_dropout_rate=0.0,
+    self_attention_dropout_rate=0.0,
+    src_attention_dropout_rate=0.0,
+)
+
 N_MELS = 20
 
 

@@ -4,12 +4,14 @@ feature statistics, and training through the plugin's asr_train wrapper."""
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import soundfile
 import yaml
 from conftest import TINY_CONFORMER
+
+from espnet_omnirouter.data.kaldi_dir import Utterance, write_data_dir
 
 SAMPLE_RATE = 8000
 LETTERS = "abcd"
@@ -47,20 +49,18 @@ def data_args(data: Path, prefix: str) -> List[str]:
 
 
 def make_workdir(root: Path) -> Path:
-    """Data dir, token list, base config (dense, hybrid CTC/attention) and feature
+    """Kaldi data dir, token list, base config (dense, hybrid CTC/attention) and feature
     statistics under ``root``, shared by every model trained there."""
     data = root / "data"
-    (data / "wav").mkdir(parents=True)
+    (root / "wav").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    wav_scp, text = [], []
+    utterances = []
     for index, sentence in enumerate(UTTERANCES):
         utt = f"utt{index:02d}"
-        path = data / "wav" / f"{utt}.wav"
+        path = root / "wav" / f"{utt}.wav"
         soundfile.write(path, synthesize(sentence, rng), SAMPLE_RATE)
-        wav_scp.append(f"{utt} {path}\n")
-        text.append(f"{utt} {sentence}\n")
-    (data / "wav.scp").write_text("".join(wav_scp))
-    (data / "text").write_text("".join(text))
+        utterances.append(Utterance(utt, "speaker", str(path), sentence))
+    write_data_dir(utterances, data)
     (root / "tokens.txt").write_text("\n".join(["<blank>", "<unk>", *LETTERS, "<sos/eos>"]) + "\n")
     config = {
         "frontend_conf": {"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},
@@ -113,13 +113,16 @@ def common_args(workdir: Path) -> List[str]:
     ]
 
 
-def train(workdir: Path, moe_type: str, exp: Path, *extra_args: str) -> str:
-    """Train the base config with ``moe_conf: {type: moe_type, num_experts: 2}`` into
-    ``exp``; returns the training log."""
+def train(
+    workdir: Path, moe_type: str, exp: Path, *extra_args: str, updates: Optional[dict] = None
+) -> str:
+    """Train the base config with ``moe_conf: {type: moe_type, num_experts: 2}`` and the
+    top-level ``updates`` into ``exp``; returns the training log."""
     data, stats = workdir / "data", workdir / "stats" / "train"
     config = yaml.safe_load((workdir / "base.yaml").read_text())
     config["encoder_conf"]["moe_conf"] = {"type": moe_type, "num_experts": 2}
-    config_path = workdir / f"train_{moe_type}.yaml"
+    config.update(updates or {})
+    config_path = workdir / f"train_{exp.name}.yaml"
     config_path.write_text(yaml.safe_dump(config))
     return run(
         "asr_train",

@@ -39,13 +39,8 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.analysis import plots
 from espnet_omnirouter.analysis.reassignment import random_reassignment
 from espnet_omnirouter.analysis.routing_statistics import RoutingStatistics
-from espnet_omnirouter.bin.decode import (
-    ctc_greedy,
-    ctc_log_probs,
-    load_speech2text,
-    make_batches,
-    read_waves,
-)
+from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.data.audio_batches import make_batches, read_waves
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score

@@ -13,8 +13,18 @@ Writes <output_dir>/<mode>/<set>/text (Kaldi format) and <output_dir>/<mode>/<se
   (``--lm_dir`` from ``bin/make_lexicon_lm``); shares the encoder pass with ``ctc_greedy``;
   ``--tune_set data/dev`` first picks its LM weight and word score on that held-out set
   (written to <output_dir>/lm_tuning.json);
-- ``beam``: ESPnet's Speech2Text beam search (uses the attention decoder where the model
-  has one), one utterance at a time.
+- ``ctc_prefix_beam_search``: the best prefix of CTC prefix beam search (``--ctc_beam_size``);
+- ``attention_rescoring`` (U2++): its n-best rescored with the attention decoder(s), left to
+  right and right to left (``--rescoring_ctc_weight``, ``--reverse_weight``);
+- ``beam``: ESPnet's Speech2Text beam search ("attention" decoding: the attention decoder
+  with CTC weight 0.3 where the model has one, else CTC), one utterance at a time;
+- ``streaming`` (U2++): the audio of each utterance fed chunk by chunk to a
+  ``StreamingRecognizer`` (CTC prefix beam search, then attention rescoring): the real-time
+  factor of streaming; its text equals ``attention_rescoring`` with the same chunk size.
+
+The ctc_* and attention_rescoring modes share one batched encoder pass (its time counts in
+each mode's RTF). ``--decoding_chunk_size N`` (U2++ encoders) decodes with chunk attention of
+N encoder frames, which gives exactly what streaming gives.
 
 The model is loaded once, then ``--nj`` forked workers share it, so ESPnet's start-up
 is paid once per model, not per set or job.
@@ -28,106 +38,28 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import soundfile
 import torch
-import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
+from espnet_omnirouter.asr.decoding.batch_search import ctc_log_probs, load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
+from espnet_omnirouter.asr.decoding.decoding_modes import (
+    MODES,
+    Decoding,
+    decode_waves,
+    make_decoding,
+)
+from espnet_omnirouter.data.audio_batches import Batch, make_batches, read_waves
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
 
-MODES = ("ctc_greedy", "ctc_lexicon_lm", "beam")
-# Set in the parent before the workers fork, inherited by them: the loaded Speech2Text, the
-# lexicon decoder (or None) and the modes to run.
-_SPEECH2TEXT = None
-_LEXICON_DECODER: Optional[CTCLexiconDecoder] = None
-_MODES: Sequence[str] = ()
-# A batch to decode: (utt_id, wav path) pairs.
-Batch = List[Tuple[str, str]]
-
-
-def load_speech2text(config: Path, model_file: Path, beam_size: int):
-    from espnet2.bin.asr_inference import Speech2Text
-
-    return Speech2Text(
-        asr_train_config=str(config),
-        asr_model_file=str(model_file),
-        device="cpu",
-        beam_size=beam_size,
-        ctc_weight=1.0 if _is_ctc_only(config) else 0.3,
-        nbest=1,
-    )
-
-
-def _is_ctc_only(config: Path) -> bool:
-    conf = yaml.safe_load(config.read_text())
-    return conf.get("decoder") is None or conf.get("model_conf", {}).get("ctc_weight") == 1.0
-
-
-def ctc_log_probs(speech2text, waves: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Encode a batch of waveforms: CTC log-probabilities (B, T, V) and lengths (B,)."""
-    model = speech2text.asr_model
-    lengths = torch.tensor([len(w) for w in waves])
-    speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-    encoded, encoded_lengths = model.encode(speech, lengths)
-    return model.ctc.log_softmax(encoded), encoded_lengths
-
-
-def ctc_greedy(speech2text, log_probs: torch.Tensor, lengths: torch.Tensor) -> List[str]:
-    """CTC best path: argmax per frame, merge repeats, drop blanks."""
-    blank_id = speech2text.asr_model.blank_id
-    texts = []
-    for path, length in zip(log_probs.argmax(-1), lengths):
-        ids = torch.unique_consecutive(path[:length])
-        ids = [i for i in ids.tolist() if i != blank_id]
-        tokens = speech2text.converter.ids2tokens(ids)
-        texts.append(speech2text.tokenizer.tokens2text(tokens) if tokens else "")
-    return texts
-
-
-def read_waves(batch: Batch) -> List[torch.Tensor]:
-    """The float32 samples of each (utt_id, wav path) of ``batch``."""
-    return [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for _, path in batch]
+_DECODING: Optional[Decoding] = None
 
 
 def decode_batch(batch: Batch) -> Dict[str, Tuple[List[str], float]]:
-    """Decode one batch in a worker: per mode, the texts (in batch order) and seconds spent."""
-    waves = read_waves(batch)
-    results = {}
-    with torch.no_grad():
-        if "ctc_greedy" in _MODES or "ctc_lexicon_lm" in _MODES:
-            start = time.perf_counter()
-            log_probs, lengths = ctc_log_probs(_SPEECH2TEXT, waves)
-            encoder_seconds = time.perf_counter() - start
-        for mode in _MODES:
-            start = time.perf_counter()
-            if mode == "ctc_greedy":
-                texts = ctc_greedy(_SPEECH2TEXT, log_probs, lengths)
-            elif mode == "ctc_lexicon_lm":
-                texts = _LEXICON_DECODER(log_probs, lengths)
-            else:
-                texts = [_SPEECH2TEXT(wave)[0][0] for wave in waves]
-            seconds = time.perf_counter() - start
-            results[mode] = (texts, seconds + (encoder_seconds if mode != "beam" else 0.0))
-    return results
-
-
-def make_batches(wav_scp: Dict[str, str], batch_seconds: float) -> Tuple[List[Batch], float]:
-    """Group utterances of similar length into batches; total seconds of audio."""
-    durations = {utt: soundfile.info(path).duration for utt, path in wav_scp.items()}
-    order = sorted(wav_scp, key=durations.get)
-    batches, current, seconds = [], [], 0.0
-    for utt in order:
-        if current and seconds + durations[utt] > batch_seconds:
-            batches.append(current)
-            current, seconds = [], 0.0
-        current.append((utt, wav_scp[utt]))
-        seconds += durations[utt]
-    if current:
-        batches.append(current)
-    return batches, sum(durations.values())
+    """Decode one batch in a worker (see ``decode_waves``)."""
+    return decode_waves(_DECODING, read_waves(batch))
 
 
 def _init_worker() -> None:
@@ -135,24 +67,24 @@ def _init_worker() -> None:
 
 
 def decode_sets(data_dirs: Sequence[Path], output_dir: Path, nj: int, batch_seconds: float) -> None:
-    """Decode every data dir with every mode of ``_MODES``; one line of progress per set."""
+    """Decode every data dir with every mode of ``_DECODING``; one line of progress per set."""
+    modes = _DECODING.modes
     context = multiprocessing.get_context("fork")
     with context.Pool(nj, initializer=_init_worker) as pool:
         for data_dir in data_dirs:
             validate_data_dir(data_dir, check_audio=False)
-            wav_scp = dict(
-                line.split(maxsplit=1) for line in (data_dir / "wav.scp").read_text().splitlines()
-            )
-            # beam search decodes one utterance at a time: one per batch balances the jobs
-            batches, audio_seconds = make_batches(wav_scp, 0 if "beam" in _MODES else batch_seconds)
-            texts = {mode: {} for mode in _MODES}
-            seconds = dict.fromkeys(_MODES, 0.0)
+            wav_scp = read_kaldi_text(data_dir / "wav.scp")
+            # modes that decode one utterance at a time: one per batch balances the jobs
+            one_by_one = {"beam", "streaming"} & set(modes)
+            batches, audio_seconds = make_batches(wav_scp, 0 if one_by_one else batch_seconds)
+            texts = {mode: {} for mode in modes}
+            seconds = dict.fromkeys(modes, 0.0)
             for batch, results in zip(batches, pool.imap(decode_batch, batches)):
                 for mode, (batch_texts, batch_seconds_spent) in results.items():
                     texts[mode].update(zip((utt for utt, _ in batch), batch_texts))
                     seconds[mode] += batch_seconds_spent
             summary = []
-            for mode in _MODES:
+            for mode in modes:
                 target = output_dir / mode / data_dir.name
                 lines = "".join(f"{utt} {texts[mode][utt]}\n" for utt in sorted(texts[mode]))
                 write_text_atomically(target / "text", lines)
@@ -232,6 +164,19 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--lm_weights", type=floats, default="0.5,1,1.5,2", help="for --tune_set")
     parser.add_argument("--word_scores", type=floats, default="-1,0,1", help="for --tune_set")
+    parser.add_argument("--ctc_beam_size", type=int, default=10, help="CTC prefix beam / n-best")
+    parser.add_argument(
+        "--rescoring_ctc_weight", type=float, default=0.5, help="attention_rescoring, streaming"
+    )
+    parser.add_argument(
+        "--reverse_weight", type=float, help="right-to-left decoder weight (default: model's)"
+    )
+    parser.add_argument(
+        "--decoding_chunk_size", type=int, default=0,
+        help="u2pp_conformer: attention chunks of this many encoder frames (0: full context); "
+        "the chunk-masked output equals streaming's; required by --modes streaming",
+    )  # fmt: skip
+    parser.add_argument("--num_decoding_left_chunks", type=int, default=-1, help="-1: all")
     parser.add_argument("--nj", type=int, default=2, help="parallel decoding workers")
     parser.add_argument("--batch_seconds", type=float, default=60.0, help="audio per batch")
     args = parser.parse_args()
@@ -243,14 +188,20 @@ def main() -> None:
         if path is not None and not path.exists():
             parser.error(f"not found: {path}")
     logging.basicConfig(level=logging.WARNING)
-    global _SPEECH2TEXT, _LEXICON_DECODER, _MODES
-    _MODES = list(dict.fromkeys(args.modes))
-    _SPEECH2TEXT = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
-    _SPEECH2TEXT.asr_model.eval()
+    speech2text = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
+    speech2text.asr_model.eval()
+    global _DECODING
+    try:
+        _DECODING = make_decoding(
+            speech2text, args.modes, args.ctc_beam_size, args.rescoring_ctc_weight,
+            args.reverse_weight, args.decoding_chunk_size, args.num_decoding_left_chunks,
+        )  # fmt: skip
+    except ValueError as error:
+        parser.error(str(error))
     if tune_set is not None:
         start = time.perf_counter()
         tuning = tune_lexicon_decoding(
-            _SPEECH2TEXT, lm_dir, tune_set, args.lm_weights, args.word_scores,
+            speech2text, lm_dir, tune_set, args.lm_weights, args.word_scores,
             args.lexicon_beam_size, args.batch_seconds,
         )  # fmt: skip
         write_text_atomically(args.output_dir / "lm_tuning.json", json.dumps(tuning, indent=1))
@@ -261,9 +212,9 @@ def main() -> None:
             f"{time.perf_counter() - start:.0f}s)",
             flush=True,
         )
-    if "ctc_lexicon_lm" in _MODES:
-        _LEXICON_DECODER = CTCLexiconDecoder(
-            _SPEECH2TEXT.asr_model.token_list,
+    if "ctc_lexicon_lm" in args.modes:
+        _DECODING.lexicon_decoder = CTCLexiconDecoder(
+            speech2text.asr_model.token_list,
             args.lm_dir,
             beam_size=args.lexicon_beam_size,
             lm_weight=args.lm_weight,

@@ -19,7 +19,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import espnet_omnirouter  # noqa: F401
 from espnet_omnirouter.scoring.results_table import ModelResult, comparison_lines, wer_table
@@ -31,21 +31,40 @@ from espnet_omnirouter.utils.parameters import count_parameters, format_count
 MODE_DESCRIPTIONS = {
     "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
     "ctc_greedy": "CTC greedy search, no LM",
+    "ctc_prefix_beam_search": "CTC prefix beam search, no LM",
+    "attention_rescoring": "CTC prefix beam n-best rescored by both attention decoders",
     "beam": "ESPnet beam search",
+    "streaming": "audio fed chunk by chunk, CTC prefix beam search, attention rescoring",
 }
 # (system, baseline) pairs compared with bootstrap confidence intervals.
-MODEL_PAIRS = [("omni", "dense"), ("omni", "switch"), ("switch", "dense")]
+MODEL_PAIRS = [
+    ("omni", "dense"),
+    ("omni", "switch"),
+    ("switch", "dense"),
+    ("u2pp_moe", "u2pp_dense"),
+]
+
+
+def describe_mode(mode: str) -> str:
+    """``chunk16/streaming`` -> its description, with the chunk size (bin/decode's
+    --decoding_chunk_size, output under decode/chunk<N>/)."""
+    *context, name = mode.split("/")
+    description = MODE_DESCRIPTIONS.get(name, name)
+    if context and context[0].startswith("chunk"):
+        description += f"; attention chunks of {context[0][5:]} encoder frames"
+    return description
 
 
 def load_result(
     exp_dir: Path, data_dir: Path, model: str, test_sets: List[str], mode: str
-) -> ModelResult:
+) -> Optional[ModelResult]:
+    """Scores of one model decoded in one mode (None if it was not decoded that way)."""
     model_dir = exp_dir / f"asr_{model}"
     per_set, rtfs = {}, []
     for name in test_sets:
         hypotheses = model_dir / "decode" / mode / name / "text"
         if not hypotheses.is_file():
-            sys.exit(f"make_results: missing {hypotheses}: run the decoding stage first")
+            return None
         per_set[name] = score(
             read_kaldi_text(data_dir / name / "text"), read_kaldi_text(hypotheses)
         )
@@ -98,13 +117,22 @@ def main() -> None:
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
     args = parser.parse_args()
-    results_by_mode = {
-        mode: [
+    # Per mode, the models decoded that way (CTC models and U2++ models have their own modes).
+    results_by_mode = {}
+    for mode in args.decode_modes:
+        results = [
             load_result(args.exp_dir, args.data_dir, model, args.test_sets, mode)
             for model in args.models
         ]
-        for mode in args.decode_modes
-    }
+        if any(results):
+            results_by_mode[mode] = [result for result in results if result]
+    decoded = {result.name for results in results_by_mode.values() for result in results}
+    undecoded = [model for model in args.models if model not in decoded]
+    if not results_by_mode or undecoded:
+        sys.exit(
+            f"make_results: no decoding of {undecoded or args.models} in the modes "
+            f"{args.decode_modes} under {args.exp_dir}: run the decoding stage first"
+        )
     footer = lm_tuning_lines(args.exp_dir, args.models)
     if args.command:
         footer += [f"Command: `{args.command}`", ""]
@@ -117,8 +145,12 @@ def main() -> None:
     write_text_atomically(args.output, "\n\n".join([*header, "\n".join(body), *trailer]) + "\n")
     print("\n".join(body))
     # Each experiment's own RESULTS.md (ESPnet's convention; packed with the model).
-    for index, model in enumerate(args.models):
-        own = {mode: [results[index]] for mode, results in results_by_mode.items()}
+    for model in args.models:
+        own = {
+            mode: [r for r in results if r.name == model]
+            for mode, results in results_by_mode.items()
+            if any(r.name == model for r in results)
+        }
         own_body = tables(own, args.test_sets, bootstrap_samples=0) + footer
         text = "\n\n".join([*header, "\n".join(own_body)]) + "\n"
         write_text_atomically(args.exp_dir / f"asr_{model}" / "RESULTS.md", text)
@@ -146,12 +178,12 @@ def lm_tuning_lines(exp_dir: Path, models: List[str]) -> List[str]:
 def tables(
     results_by_mode: Dict[str, List[ModelResult]], test_sets: List[str], bootstrap_samples: int
 ) -> List[str]:
-    """One WER table per decoding mode; the first mode's also gets the bootstrap
-    comparisons of the model pairs present (none if ``bootstrap_samples`` is 0)."""
-    lines = []
+    """One WER table per decoding mode; the first mode in which a pair of ``MODEL_PAIRS``
+    appears also gets its bootstrap comparison (none if ``bootstrap_samples`` is 0)."""
+    lines, compared = [], set()
     for mode, results in results_by_mode.items():
         lines += [
-            f"### Decoding: `{mode}` ({MODE_DESCRIPTIONS.get(mode, mode)})",
+            f"### Decoding: `{mode}` ({describe_mode(mode)})",
             "",
             "WER (%) per test set, macro average over the test sets, and decoding real-time",
             "factor (one CPU job, encoder included).",
@@ -159,12 +191,15 @@ def tables(
             wer_table(results, test_sets),
             "",
         ]
-        if bootstrap_samples and mode == next(iter(results_by_mode)):
+        names = {result.name for result in results}
+        pairs = [p for p in MODEL_PAIRS if set(p) <= names and p not in compared]
+        if bootstrap_samples and pairs:
+            compared.update(pairs)
             lines += [
                 "Relative change of the average WER, paired bootstrap over utterances "
                 f"({bootstrap_samples} resamples):",
                 "",
-                *comparison_lines(results, MODEL_PAIRS, bootstrap_samples),
+                *comparison_lines(results, pairs, bootstrap_samples),
                 "",
             ]
     return lines

@@ -9,7 +9,9 @@ Usage:
 (.zip / .tar.gz from espnet2.bin.pack, unpacked by espnet_model_zoo) or a model-zoo /
 Hugging Face id (downloaded by espnet_model_zoo, or found in its cache offline). The
 default mode is ctc_lexicon_lm where a word LM is given (--lm_dir) or packed with the
-model (bin/pack_model --option exp/lm_word3gram), else ctc_greedy. Audio of any sample rate is
+model (bin/pack_model --option exp/lm_word3gram), else ctc_greedy; U2++ models also decode
+with ctc_prefix_beam_search, attention_rescoring, and streaming (--chunk_size N: the audio
+is fed chunk by chunk, as a live stream would be). Audio of any sample rate is
 resampled to the model's, several channels are averaged. Prints ``<id> <text>`` per file
 (id: the file name without extension); --output_text writes the same as a Kaldi text
 file, --output_jsonl one JSON object per file with duration, decoding seconds and RTF.
@@ -29,8 +31,9 @@ from typing import Dict, List, Optional
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
+from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
-from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 from espnet_omnirouter.utils.files import write_text_atomically
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
@@ -49,15 +52,6 @@ def unique_ids(paths: List[Path]) -> List[str]:
     return ids
 
 
-def transcribe_one(speech2text, mode: str, lexicon_decoder, wave: torch.Tensor) -> str:
-    if mode == "beam":
-        return speech2text(wave)[0][0]
-    log_probs, lengths = ctc_log_probs(speech2text, [wave])
-    if mode == "ctc_lexicon_lm":
-        return lexicon_decoder(log_probs, lengths)[0]
-    return ctc_greedy(speech2text, log_probs, lengths)[0]
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,8 +59,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("audio", type=Path, nargs="+", help="wav/flac/... files")
     parser.add_argument("--model", required=True, help="experiment dir, packed archive or id")
     parser.add_argument("--model_file", help="checkpoint name inside an experiment dir")
-    parser.add_argument("--mode", choices=["ctc_greedy", "ctc_lexicon_lm", "beam"])
-    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--mode", choices=MODES, help="default: ctc_lexicon_lm with an LM")
+    parser.add_argument("--beam_size", type=int, default=5, help="for --mode beam")
+    parser.add_argument("--ctc_beam_size", type=int, default=10, help="CTC prefix beam / n-best")
+    parser.add_argument(
+        "--chunk_size", type=int, default=0,
+        help="U2++ models: attention chunks of this many encoder frames (0: full context); "
+        "--mode streaming feeds the audio chunk by chunk and needs it",
+    )  # fmt: skip
+    parser.add_argument("--num_left_chunks", type=int, default=-1, help="-1: all earlier chunks")
     parser.add_argument(
         "--lm_dir", type=Path, help="lexicon.txt + lm.arpa (default: the one packed with --model)"
     )
@@ -91,6 +92,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
         print(f"transcribe: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
+    try:
+        decoding = make_decoding(
+            speech2text, [mode], ctc_beam_size=args.ctc_beam_size,
+            chunk_size=args.chunk_size, num_left_chunks=args.num_left_chunks,
+        )  # fmt: skip
+    except ValueError as error:
+        parser.error(f"--mode {mode}: {error}")
+    decoding.lexicon_decoder = lexicon_decoder
     speech2text.asr_model.eval()
     sample_rate = int(speech2text.asr_train_args.frontend_conf.get("fs", 16000))
 
@@ -105,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             continue
         start = time.perf_counter()
         with torch.no_grad():
-            text = transcribe_one(speech2text, mode, lexicon_decoder, torch.from_numpy(samples))
+            text = decode_waves(decoding, [torch.from_numpy(samples)])[mode][0][0]
         seconds = time.perf_counter() - start
         duration = len(samples) / sample_rate
         texts[utt_id] = text

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 import torch
 
-from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 
 SAMPLE_RATE = 8000

@@ -67,6 +67,10 @@ def test_tiny_run_through_every_stage(tmp_path):
         "true",
         "--figures_dir",
         str(tmp_path / "figures"),
+        "--models",
+        "dense switch omni u2pp_moe",
+        "--streaming_chunk_size",
+        "4",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -75,8 +79,12 @@ def test_tiny_run_through_every_stage(tmp_path):
         assert validate_data_dir(tmp_path / "data" / name) == expected, name
     results = (tmp_path / "RESULTS.md").read_text()
     header = "| model | params (total / active) | " + " | ".join(TEST_SETS)
-    assert results.count(header + " | **average** | decode RTF |") == 2  # one per mode
+    # CTC models: ctc_lexicon_lm, ctc_greedy; U2++: attention_rescoring, prefix beam, streaming
+    assert results.count(header + " | **average** | decode RTF |") == 5
     assert "### Decoding: `ctc_lexicon_lm`" in results and "### Decoding: `ctc_greedy`" in results
+    assert "### Decoding: `chunk4/streaming` (audio fed chunk by chunk" in results
+    u2pp_rows = re.findall(r"^\| u2pp_moe \| [\d.]+M / [\d.]+M \|", results, re.M)
+    assert len(u2pp_rows) == 3
     for model in ("dense", "switch", "omni"):
         rows = re.findall(rf"^\| {model} \| [\d.]+M / [\d.]+M \|(.*)\|$", results, re.M)
         assert len(rows) == 2, model
@@ -96,9 +104,9 @@ def test_tiny_run_through_every_stage(tmp_path):
     assert "`ctc_lexicon_lm` LM weight / word score chosen on the held-out set: dense " in results
     assert (tmp_path / "figures" / "routing_association.png").stat().st_size > 0
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
-    assert [line.split("\t")[0] for line in stages.splitlines()] == [*"123455566678", "9", "9", "9"]
+    assert [line.split("\t")[0] for line in stages.splitlines()] == [*"1234555566667", "8", *"9999"]
     # A re-run skips the finished trainings instead of redoing them.
     rerun = subprocess.run(
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True
     )
-    assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
+    assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 4

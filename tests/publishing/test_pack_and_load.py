@@ -15,7 +15,7 @@ import soundfile
 import torch
 from tiny_asr import SAMPLE_RATE, make_workdir, run, train
 
-from espnet_omnirouter.bin.decode import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.utils.audio import load_audio
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,8 @@
 #   5 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
 #                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
 #   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
-#                (ctc_lexicon_lm's LM weight and word score first tuned on --tune_set)
+#                (ctc_lexicon_lm's LM weight and word score first tuned on --tune_set); U2++
+#                models (u2pp_conformer encoder) with --u2pp_decode_modes and streaming
 #   7 score:     WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
 #   8 routing:   expert choices on every test set, layer association, load, random-reassignment
 #                ablation -> ${exp_dir}/asr_<model>/routing; comparison figures -> ${figures_dir}
@@ -38,7 +39,9 @@ num_dev=150
 num_test=200          # utterances per test set
 vocab_size=50         # sentencepiece unigram; near-character units learn fastest here
 lm_order=3            # word n-gram LM for ctc_lexicon_lm decoding
-decode_modes="ctc_lexicon_lm ctc_greedy"  # the first one is compared with bootstrap CIs
+decode_modes="ctc_lexicon_lm ctc_greedy"  # CTC models (dense, switch, omni)
+u2pp_decode_modes="attention_rescoring ctc_prefix_beam_search"  # U2++ models, full context
+streaming_chunk_size=16  # U2++ models are also decoded streaming, chunks of this many frames
 tune_set=dev          # ctc_lexicon_lm's LM weight and word score are chosen on it ("": fixed)
 decode_args=""        # extra bin/decode options, e.g. "--lm_weights 1,2 --word_scores 0"
 data_dir=data
@@ -51,7 +54,8 @@ test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb te
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
-num_test vocab_size lm_order decode_modes tune_set decode_args data_dir exp_dir results_file test_sets
+num_test vocab_size lm_order decode_modes u2pp_decode_modes streaming_chunk_size tune_set decode_args
+data_dir exp_dir results_file test_sets
 figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run"
 . local/parse_options.sh
 . ./path.sh
@@ -170,18 +174,32 @@ if run_stage 5 "training: ${models}"; then
     done
 fi
 
+is_u2pp() { grep -q "^encoder: *u2pp_conformer" "${exp_dir}/asr_$1/config.yaml"; }
+decode() {  # decode MODEL OUTPUT_DIR [bin/decode options]: every test set, log appended
+    local model_dir="${exp_dir}/asr_$1"
+    # shellcheck disable=SC2046,SC2086
+    python -m espnet_omnirouter.bin.decode $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
+        --asr_train_config "${model_dir}/config.yaml" --output_dir "$2" --nj "${nj}" \
+        --asr_model_file "${model_dir}/valid.loss.ave.pth" "${@:3}" ${decode_args} \
+        2>> "${model_dir}/decode.log" \
+        || { echo "decoding $1 failed: see ${model_dir}/decode.log" >&2; exit 1; }
+}
+
 if run_stage 6 "decoding: ${models} on ${test_sets}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
-        # shellcheck disable=SC2046
-        python -m espnet_omnirouter.bin.decode --asr_train_config "${model_dir}/config.yaml" \
-            --asr_model_file "${model_dir}/valid.loss.ave.pth" --output_dir "${model_dir}/decode" \
-            --modes ${decode_modes} --lm_dir "${lm_dir}" --nj "${nj}" \
-            ${tune_set:+--tune_set "${data_dir}/${tune_set}"} ${decode_args} \
-            $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
-            2> "${model_dir}/decode.log" \
-            || { echo "decoding ${model} failed: see ${model_dir}/decode.log" >&2; exit 1; }
+        rm -f "${model_dir}/decode.log"
+        if is_u2pp "${model}"; then
+            # shellcheck disable=SC2086
+            decode "${model}" "${model_dir}/decode" --modes ${u2pp_decode_modes}
+            decode "${model}" "${model_dir}/decode/chunk${streaming_chunk_size}" --modes streaming \
+                --decoding_chunk_size "${streaming_chunk_size}"
+        else
+            # shellcheck disable=SC2086
+            decode "${model}" "${model_dir}/decode" --modes ${decode_modes} --lm_dir "${lm_dir}" \
+                ${tune_set:+--tune_set "${data_dir}/${tune_set}"}
+        fi
         stage_done 6 "decode_${model}" "${start}"
     done
 fi
@@ -190,7 +208,8 @@ if run_stage 7 "scoring -> ${results_file}"; then
     start=${SECONDS}
     # shellcheck disable=SC2086
     python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
-        --models ${models} --test_sets ${test_sets} --decode_modes ${decode_modes} \
+        --models ${models} --test_sets ${test_sets} \
+        --decode_modes ${decode_modes} ${u2pp_decode_modes} "chunk${streaming_chunk_size}/streaming" \
         --output "${results_file}" \
         --header local/results_header.md --stage_times "${exp_dir}/stage_times.tsv" \
         --command "$(cat "${exp_dir}/run_command.txt")" \

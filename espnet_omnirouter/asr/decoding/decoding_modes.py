@@ -1,0 +1,124 @@
+"""Decoding modes over a batch of waveforms: one encoder pass shared by the CTC modes and
+attention rescoring; ESPnet's beam search and streaming decode one utterance at a time."""
+
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from espnet_omnirouter.asr.decoding.batch_search import (
+    ctc_greedy,
+    ctc_prefix_beam,
+    encode,
+    rescore_with_attention,
+)
+from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
+from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
+from espnet_omnirouter.asr.streaming import StreamingRecognizer
+
+# Modes that share one batched encoder pass; "beam" (ESPnet's attention + CTC beam search)
+# and "streaming" (chunk by chunk, from audio) decode one utterance at a time.
+ENCODER_MODES = ("ctc_greedy", "ctc_lexicon_lm", "ctc_prefix_beam_search", "attention_rescoring")
+MODES = (*ENCODER_MODES, "beam", "streaming")
+
+
+@dataclass
+class Decoding:
+    """A loaded model and how to decode with it.
+
+    Attributes:
+        speech2text: ESPnet's ``Speech2Text`` (its ``beam_size`` serves the ``beam`` mode).
+        modes: the modes of ``MODES`` to run.
+        lexicon_decoder: for ``ctc_lexicon_lm``.
+        ctc_beam_size: CTC prefix beam size, also the n-best size rescored.
+        rescoring_ctc_weight, reverse_weight: attention rescoring's weights.
+        chunk_size, num_left_chunks: ``streaming``'s chunks (encoder frames) and context.
+    """
+
+    speech2text: Any
+    modes: Sequence[str]
+    lexicon_decoder: Optional[CTCLexiconDecoder] = None
+    ctc_beam_size: int = 10
+    rescoring_ctc_weight: float = 0.5
+    reverse_weight: float = 0.0
+    chunk_size: int = 0
+    num_left_chunks: int = -1
+
+
+def make_decoding(
+    speech2text,
+    modes: Sequence[str],
+    ctc_beam_size: int = 10,
+    rescoring_ctc_weight: float = 0.5,
+    reverse_weight: Optional[float] = None,
+    chunk_size: int = 0,
+    num_left_chunks: int = -1,
+) -> Decoding:
+    """Check ``modes`` against the model and set its chunk attention (``chunk_size`` > 0:
+    U2++ encoders only; the ``streaming`` mode needs it). ``reverse_weight`` defaults to
+    the model's. Raises ValueError naming what does not fit."""
+    model = speech2text.asr_model
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise ValueError(f"unknown decoding modes {unknown}; choose from {MODES}")
+    if chunk_size or "streaming" in modes:
+        if not isinstance(model.encoder, U2ppConformerEncoder):
+            raise ValueError("chunk attention and streaming need a u2pp_conformer encoder")
+        if chunk_size < 1:
+            raise ValueError("streaming needs a chunk size >= 1 (encoder frames)")
+        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
+    if "attention_rescoring" in modes and getattr(model, "decoder", None) is None:
+        raise ValueError("attention_rescoring needs a model with an attention decoder")
+    if reverse_weight is None:
+        reverse_weight = getattr(model, "reverse_weight", 0.0)
+    return Decoding(
+        speech2text, list(dict.fromkeys(modes)), None, ctc_beam_size, rescoring_ctc_weight,
+        reverse_weight, chunk_size, num_left_chunks,
+    )  # fmt: skip
+
+
+def decode_streaming(decoding: Decoding, wave: torch.Tensor) -> str:
+    """Feed ``wave`` to a ``StreamingRecognizer`` one chunk of audio at a time."""
+    recognizer = StreamingRecognizer(
+        decoding.speech2text, decoding.chunk_size, decoding.num_left_chunks,
+        decoding.ctc_beam_size, decoding.rescoring_ctc_weight, decoding.reverse_weight,
+    )  # fmt: skip
+    step = recognizer.stride * recognizer.hop_length
+    for start in range(0, len(wave), step):
+        recognizer.accept_waveform(wave[start : start + step].numpy())
+    return recognizer.finalize()
+
+
+def decode_waves(
+    decoding: Decoding, waves: List[torch.Tensor]
+) -> Dict[str, Tuple[List[str], float]]:
+    """Decode waveforms in every mode: per mode, the texts (in input order) and seconds
+    spent (the shared encoder pass counted in every mode that uses it)."""
+    speech2text, results = decoding.speech2text, {}
+    with torch.no_grad():
+        if any(mode in ENCODER_MODES for mode in decoding.modes):
+            start = time.perf_counter()
+            encoded, lengths = encode(speech2text, waves)
+            log_probs = speech2text.asr_model.ctc.log_softmax(encoded)
+            encoder_seconds = time.perf_counter() - start
+        for mode in decoding.modes:
+            start = time.perf_counter()
+            if mode == "ctc_greedy":
+                texts = ctc_greedy(speech2text, log_probs, lengths)
+            elif mode == "ctc_lexicon_lm":
+                texts = decoding.lexicon_decoder(log_probs, lengths)
+            elif mode == "ctc_prefix_beam_search":
+                texts = ctc_prefix_beam(speech2text, log_probs, lengths, decoding.ctc_beam_size)
+            elif mode == "attention_rescoring":
+                texts = rescore_with_attention(
+                    speech2text, encoded, log_probs, lengths, decoding.ctc_beam_size,
+                    decoding.rescoring_ctc_weight, decoding.reverse_weight,
+                )  # fmt: skip
+            elif mode == "streaming":
+                texts = [decode_streaming(decoding, wave) for wave in waves]
+            else:
+                texts = [speech2text(wave)[0][0] for wave in waves]
+            seconds = time.perf_counter() - start
+            results[mode] = (texts, seconds + (encoder_seconds if mode in ENCODER_MODES else 0))
+    return results

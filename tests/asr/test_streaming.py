@@ -1,0 +1,104 @@
+"""StreamingRecognizer: audio fed in pieces gives the chunk-masked offline result."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import TINY_CONFORMER
+
+from espnet_omnirouter.asr.decoding.batch_search import (
+    encode,
+    load_speech2text,
+    rescore_with_attention,
+)
+from espnet_omnirouter.asr.streaming import StreamingRecognizer
+
+SAMPLE_RATE = 8000
+TOKENS = ["<blank>", "<unk>", "a", "b", "c", "d", "<sos/eos>"]
+
+
+def u2pp_config(moe_type: str) -> dict:
+    from espnet2.tasks.asr import ASRTask
+
+    args = vars(ASRTask.get_parser().parse_args([]))
+    args.update(
+        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},
+        encoder="u2pp_conformer",
+        encoder_conf={
+            **TINY_CONFORMER,
+            "rel_pos_type": "legacy",
+            "pos_enc_layer_type": "rel_pos",
+            "selfattention_layer_type": "rel_selfattn",
+            "cnn_module_kernel": 5,
+            "moe_conf": {"type": moe_type, "num_experts": 4},
+        },
+        decoder="bi_transformer",
+        decoder_conf={
+            "attention_heads": 2,
+            "linear_units": 24,
+            "num_blocks": 1,
+            "r_num_blocks": 1,
+            "moe_conf": {"type": moe_type, "num_experts": 4},
+        },
+        model="u2pp",
+        model_conf={"ctc_weight": 0.3, "reverse_weight": 0.3},
+        token_list=TOKENS,
+        token_type="char",
+        normalize=None,
+    )
+    return args
+
+
+@pytest.fixture(scope="module", params=["dense", "u2pp"])
+def speech2text(request, tmp_path_factory):
+    from espnet2.tasks.asr import ASRTask
+
+    root: Path = tmp_path_factory.mktemp("u2pp")
+    config = u2pp_config(request.param)
+    torch.manual_seed(0)
+    model = ASRTask.build_model(argparse.Namespace(**config))
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    torch.save(model.state_dict(), root / "model.pth")
+    return load_speech2text(root / "config.yaml", root / "model.pth", beam_size=2)
+
+
+def audio(seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * (300 + 400 * np.sin(2 * np.pi * 0.7 * t)) * t)
+    return (0.4 * tone + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+@pytest.mark.parametrize("chunk_size, num_left, piece", [(4, -1, 333), (2, 1, 1000), (3, 0, 97)])
+def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size, num_left, piece):
+    samples = audio(2.3)
+    model = speech2text.asr_model.eval()
+    model.encoder.set_decoding_chunk(chunk_size, num_left)
+    with torch.no_grad():
+        offline_out, lengths = encode(speech2text, [torch.from_numpy(samples)])
+        log_probs = model.ctc.log_softmax(offline_out)
+        expected = rescore_with_attention(
+            speech2text, offline_out, log_probs, lengths, 5, 0.5, model.reverse_weight
+        )[0]
+    recognizer = StreamingRecognizer(speech2text, chunk_size, num_left, beam_size=5)
+    partial_frames = []
+    for start in range(0, len(samples), piece):
+        recognizer.accept_waveform(samples[start : start + piece])
+        partial_frames.append(sum(chunk.size(1) for chunk in recognizer.encoded))
+    assert partial_frames[-1] > 0 and partial_frames == sorted(partial_frames)  # it streamed
+    recognizer.flush()
+    assert recognizer.encoder_out.shape == offline_out.shape
+    assert torch.allclose(recognizer.encoder_out, offline_out, atol=1e-4)
+    assert recognizer.finalize() == expected
+    assert recognizer.encoded == [] and len(recognizer.audio) == 0  # ready for a new stream
+
+
+def test_streaming_needs_a_u2pp_encoder_and_a_chunk(speech2text, experiment):
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        StreamingRecognizer(speech2text, 0)
+    ctc_model = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
+    with pytest.raises(TypeError, match="needs a u2pp_conformer encoder"):
+        StreamingRecognizer(ctc_model, 4)
