@@ -9,6 +9,7 @@ batch. Memory: each model in its own process, peak RSS (CUDA: max allocated) whi
 decoding the batch, then during two training steps (the peak is reset in between).
 
     python benchmarks/end_to_end.py                         # CPU configs, ~5 min
+    python benchmarks/end_to_end.py --models u2pp_dense u2pp_moe   # U2++ (full context)
     python benchmarks/end_to_end.py --conf_dir conf/large --device cuda
 """
 
@@ -28,6 +29,7 @@ from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 SAMPLE_RATE = 16000
 VOCAB_SIZE = 50
+DEFAULT_MODELS = ["dense", "switch", "omni"]
 
 
 def random_batch(batch: int, device: torch.device) -> Tuple[torch.Tensor, ...]:
@@ -119,7 +121,7 @@ def measure_memory(args, name: str) -> Dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conf_dir", default=str(REPO_ROOT / "conf"))
-    parser.add_argument("--models", nargs="+", default=["dense", "switch", "omni"])
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=7)
@@ -162,8 +164,9 @@ def main() -> None:
         )  # fmt: skip
         print(rows[-1], flush=True)
     memory_kind = "CUDA max allocated" if device.type == "cuda" else "peak RSS"
+    models_key = "" if args.models == DEFAULT_MODELS else "_" + "_".join(args.models)
     write_report(
-        f"end_to_end_{args.device}_{Path(args.conf_dir).name}",
+        f"end_to_end_{args.device}_{Path(args.conf_dir).name}{models_key}",
         f"End to end: {', '.join(args.models)} models of `{Path(args.conf_dir).name}/` "
         f"({args.device})",
         f"Batch of {args.batch} utterances, {audio_seconds:.1f} s of audio; median of "

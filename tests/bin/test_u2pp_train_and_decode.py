@@ -78,3 +78,17 @@ def test_streaming_needs_a_chunk_size(trained):
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 2 and "streaming needs a chunk size >= 1" in result.stderr
+
+
+def test_transcribe_streams_like_bin_decode(trained):
+    chunk = ["--decoding_chunk_size", "2"]
+    decode(trained, trained / "stream2", "--modes", "streaming", *chunk)
+    expected = read_kaldi_text(trained / "stream2" / "streaming" / "data" / "text")
+    wav = read_kaldi_text(trained.parent / "data" / "wav.scp")["utt03"]
+    result = subprocess.run(
+        [sys.executable, "-m", "espnet_omnirouter.bin.transcribe", "--model", str(trained),
+         "--model_file", "2epoch.pth", "--mode", "streaming", "--chunk_size", "2", wav],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == f"utt03 {expected['utt03']}\n"
