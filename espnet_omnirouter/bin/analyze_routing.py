@@ -53,12 +53,20 @@ def moe_layers(model: torch.nn.Module) -> List[MoEFeedForward]:
     return getattr(model.encoder, "moe_layers", [])
 
 
+def top1_gate(layer: MoEFeedForward) -> torch.Tensor:
+    """The gate weight of each frame's first expert in the layer's last forward."""
+    record = layer.last_routing
+    if layer.gate_normalization == "topk_softmax":
+        return record.logits.gather(1, record.expert_index).softmax(-1)[:, 0]
+    return record.probs.gather(1, record.expert_index[:, :1])[:, 0]
+
+
 def batch_routing(layers: Sequence[MoEFeedForward]) -> Tuple[np.ndarray, ...]:
     """(L, N) top-1 expert, its gate and the router entropy of the last forward's N
     non-padding frames (utterance after utterance, in batch order)."""
     records = [layer.last_routing for layer in layers]
     choices = torch.stack([r.expert_index[:, 0] for r in records])
-    gates = torch.stack([r.probs.gather(1, r.expert_index[:, :1])[:, 0] for r in records])
+    gates = torch.stack([top1_gate(layer) for layer in layers])
     entropies = torch.stack([-(r.probs * r.probs.clamp_min(1e-9).log()).sum(-1) for r in records])
     return choices.numpy(), gates.numpy(), entropies.numpy()
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 from conftest import make_experiment
 from tiny_asr import SAMPLE_RATE, UTTERANCES, synthesize
 
+from espnet_omnirouter.bin.analyze_routing import top1_gate
 from espnet_omnirouter.data.kaldi_dir import Utterance, write_data_dir
-
-pytestmark = pytest.mark.e2e
+from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
 PER_MODEL_FILES = [
     "routing_stats.json", "association_cramers_v.csv", "association_nmi.csv",
@@ -49,6 +50,18 @@ def cli(module: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.parametrize("gate_normalization, top_k", [("full_softmax", 1), ("topk_softmax", 2)])
+def test_recorded_gate_is_the_one_the_layer_applied(gate_normalization, top_k):
+    torch.manual_seed(0)
+    layer = MoEFeedForward(8, 16, 0.0, torch.nn.ReLU(), 4, top_k, gate_normalization).eval()
+    tokens = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        layer(tokens)
+        decision = layer.router(tokens.reshape(-1, 8), top_k, gate_normalization)
+    assert torch.allclose(top1_gate(layer), decision.gate[:, 0])
+
+
+@pytest.mark.e2e
 def test_analysis_and_comparison_write_every_file(tmp_path):
     sets = [make_data_dir(tmp_path / "data", name, seed) for seed, name in enumerate("xy")]
     exp_dirs = [make_experiment(tmp_path, moe_type) for moe_type in ("dense", "switch", "omni")]
