@@ -32,7 +32,9 @@ def save(figure, path: Path) -> Path:
 
 
 def _panels(count: int, width: float = 4.6, height: float = 4.0):
-    figure, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+    figure, axes = plt.subplots(
+        1, count, figsize=(width * count, height), squeeze=False, layout="constrained"
+    )
     return figure, list(axes[0])
 
 
@@ -74,7 +76,7 @@ def plot_association(models: Sequence[ModelRouting], path: Path, measure: str = 
 
 def plot_expert_load(models: Sequence[ModelRouting], path: Path):
     """Share of frames each expert takes in each layer (stacked bars per layer)."""
-    figure, axes = _panels(len(models))
+    figure, axes = _panels(len(models), width=5.8)
     for axis, (name, summary) in zip(axes, models):
         if not summary["layers"]:
             _no_routing(axis, name)
@@ -89,7 +91,7 @@ def plot_expert_load(models: Sequence[ModelRouting], path: Path):
         axis.set_title(f"{name}\nrouter entropy {entropy:.2f} nats (uniform {uniform:.2f})")
         axis.set_ylabel("share of frames")
         axis.set_ylim(0, 1)
-    axes[-1].legend(fontsize=7, loc="upper right")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.suptitle("Expert load per MoE layer")
     return save(figure, path)
 
