@@ -68,7 +68,7 @@ def test_tiny_run_through_every_stage(tmp_path):
         "--figures_dir",
         str(tmp_path / "figures"),
         "--models",
-        "dense switch omni u2pp_moe",
+        "dense omni u2pp_moe",  # switch runs exactly omni's code path here
         "--streaming_chunk_size",
         "4",
     ]
@@ -85,12 +85,12 @@ def test_tiny_run_through_every_stage(tmp_path):
     assert "### Decoding: `chunk4/streaming` (audio fed chunk by chunk" in results
     u2pp_rows = re.findall(r"^\| u2pp_moe \| [\d.]+M / [\d.]+M \|", results, re.M)
     assert len(u2pp_rows) == 3
-    for model in ("dense", "switch", "omni"):
+    for model in ("dense", "omni"):
         rows = re.findall(rf"^\| {model} \| [\d.]+M / [\d.]+M \|(.*)\|$", results, re.M)
         assert len(rows) == 2, model
         assert all(len(row.split("|")) == len(TEST_SETS) + 2 for row in rows), model
     assert "- omni vs dense:" in results and "95% bootstrap CI" in results
-    for model in ("dense", "switch", "omni"):
+    for model in ("dense", "omni"):
         own_results = (tmp_path / "exp" / f"asr_{model}" / "RESULTS.md").read_text()
         assert len(re.findall(rf"^\| {model} \|", own_results, re.M)) == 2, model
         packed = tmp_path / "exp" / f"asr_{model}" / "packed"
@@ -104,9 +104,9 @@ def test_tiny_run_through_every_stage(tmp_path):
     assert "`ctc_lexicon_lm` LM weight / word score chosen on the held-out set: dense " in results
     assert (tmp_path / "figures" / "routing_association.png").stat().st_size > 0
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
-    assert [line.split("\t")[0] for line in stages.splitlines()] == [*"1234555566667", "8", *"9999"]
+    assert [line.split("\t")[0] for line in stages.splitlines()] == [*"12345556667", "8", *"999"]
     # A re-run skips the finished trainings instead of redoing them.
     rerun = subprocess.run(
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True
     )
-    assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 4
+    assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
