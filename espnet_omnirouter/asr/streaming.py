@@ -7,6 +7,7 @@ import torch
 from espnet2.asr.frontend.default import DefaultFrontend
 
 from espnet_omnirouter.asr.decoding.attention_rescoring import attention_rescoring
+from espnet_omnirouter.asr.decoding.batch_search import ids_to_text
 from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import (
     StreamingState,
@@ -52,8 +53,7 @@ class StreamingRecognizer:
         ctc_weight: float = 0.5,
         reverse_weight: Optional[float] = None,
     ):
-        self.model = speech2text.asr_model
-        self.converter, self.tokenizer = speech2text.converter, speech2text.tokenizer
+        self.speech2text, self.model = speech2text, speech2text.asr_model
         if not isinstance(self.model.encoder, U2ppConformerEncoder):
             raise TypeError(
                 f"streaming needs a u2pp_conformer encoder, not {type(self.model.encoder).__name__}"
@@ -86,7 +86,7 @@ class StreamingRecognizer:
         """Add audio (1-D float samples); returns the best hypothesis so far."""
         self.audio = np.concatenate([self.audio, np.asarray(samples, dtype=np.float32)])
         self._encode(final=False)
-        return self._text(self._nbest()[0][0]) if self.log_probs else ""
+        return ids_to_text(self.speech2text, self._nbest()[0][0]) if self.log_probs else ""
 
     def flush(self) -> None:
         """End of stream: encode the frames left (``finalize`` does it first)."""
@@ -110,7 +110,7 @@ class StreamingRecognizer:
                         self.model.decoder, self.encoder_out, nbest,
                         self.model.sos, self.model.eos, self.ctc_weight, self.reverse_weight,
                     )  # fmt: skip
-            text = self._text(best)
+            text = ids_to_text(self.speech2text, best)
         self.reset()
         return text
 
@@ -152,7 +152,3 @@ class StreamingRecognizer:
     def _nbest(self):
         log_probs = torch.cat(self.log_probs, dim=1)[0]
         return ctc_prefix_beam_search(log_probs, self.beam_size, self.model.blank_id)
-
-    def _text(self, token_ids: List[int]) -> str:
-        tokens = self.converter.ids2tokens(token_ids)
-        return self.tokenizer.tokens2text(tokens) if tokens else ""

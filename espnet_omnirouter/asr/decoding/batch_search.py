@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from espnet_omnirouter.asr.decoding.attention_rescoring import attention_rescoring
-from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
+from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import batch_ctc_prefix_beam_search
 
 
 def load_speech2text(config: Path, model_file: Path, beam_size: int):
@@ -63,11 +63,10 @@ def ctc_prefix_beam(
     speech2text, log_probs: torch.Tensor, lengths: torch.Tensor, beam_size: int
 ) -> List[str]:
     """The best prefix of CTC prefix beam search for each utterance."""
-    blank_id = speech2text.asr_model.blank_id
-    return [
-        ids_to_text(speech2text, ctc_prefix_beam_search(lp[:length], beam_size, blank_id)[0][0])
-        for lp, length in zip(log_probs, lengths)
-    ]
+    nbests = batch_ctc_prefix_beam_search(
+        log_probs, lengths, beam_size, speech2text.asr_model.blank_id
+    )
+    return [ids_to_text(speech2text, nbest[0][0]) for nbest in nbests]
 
 
 def rescore_with_attention(
@@ -85,8 +84,8 @@ def rescore_with_attention(
     if getattr(model, "decoder", None) is None:
         raise ValueError("attention rescoring needs a model with an attention decoder")
     texts = []
-    for index, length in enumerate(lengths.tolist()):
-        nbest = ctc_prefix_beam_search(log_probs[index, :length], beam_size, model.blank_id)
+    nbests = batch_ctc_prefix_beam_search(log_probs, lengths, beam_size, model.blank_id)
+    for index, (length, nbest) in enumerate(zip(lengths.tolist(), nbests)):
         best, _ = attention_rescoring(
             model.decoder, encoded[index : index + 1, :length], nbest,
             model.sos, model.eos, ctc_weight, reverse_weight,
