@@ -41,7 +41,7 @@ from espnet_omnirouter.analysis.reassignment import random_reassignment
 from espnet_omnirouter.analysis.routing_statistics import RoutingStatistics
 from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
 from espnet_omnirouter.data.audio_batches import make_batches, read_waves
-from espnet_omnirouter.data.kaldi_dir import validate_data_dir
+from espnet_omnirouter.data.kaldi_dir import read_wav_scp
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
@@ -69,11 +69,6 @@ def batch_routing(layers: Sequence[MoEFeedForward]) -> Tuple[np.ndarray, ...]:
     gates = torch.stack([top1_gate(layer) for layer in layers])
     entropies = torch.stack([-(r.probs * r.probs.clamp_min(1e-9).log()).sum(-1) for r in records])
     return choices.numpy(), gates.numpy(), entropies.numpy()
-
-
-def read_wav_scp(data_dir: Path) -> Dict[str, str]:
-    validate_data_dir(data_dir, check_audio=False)
-    return read_kaldi_text(data_dir / "wav.scp")
 
 
 def read_batches(wav_scp: Dict[str, str], batch_seconds: float):

@@ -50,7 +50,7 @@ from espnet_omnirouter.asr.decoding.decoding_modes import (
     make_decoding,
 )
 from espnet_omnirouter.data.audio_batches import Batch, make_batches, read_waves
-from espnet_omnirouter.data.kaldi_dir import validate_data_dir
+from espnet_omnirouter.data.kaldi_dir import read_wav_scp
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
 
@@ -72,8 +72,7 @@ def decode_sets(data_dirs: Sequence[Path], output_dir: Path, nj: int, batch_seco
     context = multiprocessing.get_context("fork")
     with context.Pool(nj, initializer=_init_worker) as pool:
         for data_dir in data_dirs:
-            validate_data_dir(data_dir, check_audio=False)
-            wav_scp = read_kaldi_text(data_dir / "wav.scp")
+            wav_scp = read_wav_scp(data_dir)
             # modes that decode one utterance at a time: one per batch balances the jobs
             one_by_one = {"beam", "streaming"} & set(modes)
             batches, audio_seconds = make_batches(wav_scp, 0 if one_by_one else batch_seconds)
@@ -110,8 +109,7 @@ def tune_lexicon_decoding(
     """Choose the LM weight and word score of ``ctc_lexicon_lm`` by WER on ``tune_set``
     (a held-out set such as dev, never a test set): the set is encoded once, then
     decoded with every pair of the grid. Returns the best pair and the grid's WERs."""
-    validate_data_dir(tune_set, check_audio=False)
-    wav_scp = read_kaldi_text(tune_set / "wav.scp")
+    wav_scp = read_wav_scp(tune_set)
     batches, _ = make_batches(wav_scp, batch_seconds)
     encoded = []
     with torch.no_grad():

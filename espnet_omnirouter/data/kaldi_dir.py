@@ -108,3 +108,10 @@ def validate_data_dir(directory: Path, check_audio: bool = True) -> int:
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise DataDirError(f"invalid data dir {directory}:\n  {shown}{more}")
     return len(wav)
+
+
+def read_wav_scp(directory: Path) -> Dict[str, str]:
+    """``utt_id -> audio path`` of a data dir, once its files are checked to agree
+    (``validate_data_dir`` without reading the audio)."""
+    validate_data_dir(directory, check_audio=False)
+    return _read_table(Path(directory) / "wav.scp", [])

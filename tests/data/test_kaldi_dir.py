@@ -5,6 +5,7 @@ import soundfile
 from espnet_omnirouter.data.kaldi_dir import (
     DataDirError,
     Utterance,
+    read_wav_scp,
     validate_data_dir,
     write_data_dir,
 )
@@ -62,3 +63,13 @@ def test_failed_write_leaves_previous_dir_untouched(tmp_path):
     with pytest.raises(DataDirError):
         write_data_dir(broken, target)
     assert validate_data_dir(target) == 3
+
+
+def test_read_wav_scp_checks_the_dir_but_not_the_audio(tmp_path):
+    utterances = make_utterances(tmp_path)
+    write_data_dir(utterances, tmp_path / "set")
+    (tmp_path / "0.wav").write_bytes(b"not audio")  # read later, by the decoder
+    assert read_wav_scp(tmp_path / "set") == {u.utt_id: u.wav_path for u in utterances}
+    (tmp_path / "set" / "utt2spk").write_text("spk0-utt0 spk0\n")
+    with pytest.raises(DataDirError, match="utterance spk0-utt2 is in wav.scp only"):
+        read_wav_scp(tmp_path / "set")
