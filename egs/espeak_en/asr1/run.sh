@@ -4,6 +4,7 @@
 #   ./run.sh                          # everything, ~60 min on 2 CPU cores
 #   ./run.sh --stage 6 --stop_stage 7 # re-decode and re-score
 #   ./run.sh --models omni --train_args "--max_epoch 10"
+#   ./run.sh --models "u2pp_dense u2pp_moe"   # U2++: full-context and streaming decoding
 #
 # Stages (logs under ${exp_dir}/, times in ${exp_dir}/stage_times.tsv):
 #   1 data:      synthesise train/dev and the test sets (local/data.sh)
