@@ -2,15 +2,21 @@
 
 import os
 import shutil
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
-import soundfile
+from espnet_omnirouter.data.validation import (
+    InputDataError,
+    check_same_ids,
+    group_by_speaker,
+    raise_for_problems,
+    read_table,
+)
+from espnet_omnirouter.data.validation import check_audio as check_audio_table
 
 
-class DataDirError(ValueError):
+class DataDirError(InputDataError):
     """A data directory is inconsistent; the message lists every problem found."""
 
 
@@ -31,9 +37,7 @@ def write_data_dir(utterances: Iterable[Utterance], directory: Path) -> None:
     staging = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    speakers: Dict[str, List[str]] = defaultdict(list)
-    for utt in utterances:
-        speakers[utt.speaker].append(utt.utt_id)
+    speakers = group_by_speaker({u.utt_id: u.speaker for u in utterances})
     files = {
         "wav.scp": [f"{u.utt_id} {u.wav_path}" for u in utterances],
         "text": [f"{u.utt_id} {u.text}" for u in utterances],
@@ -47,71 +51,45 @@ def write_data_dir(utterances: Iterable[Utterance], directory: Path) -> None:
     os.replace(staging, directory)
 
 
-def _read_table(path: Path, problems: List[str]) -> Dict[str, str]:
-    table: Dict[str, str] = {}
-    if not path.is_file():
-        problems.append(f"{path}: missing")
-        return table
-    keys = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        key, _, value = line.partition(" ")
-        if not key:
-            problems.append(f"{path}:{number}: empty line")
-            continue
-        if key in table:
-            problems.append(f"{path}:{number}: duplicate id {key}")
-        table[key] = value.strip()
-        keys.append(key)
-    if keys != sorted(keys):
-        problems.append(f"{path}: not sorted (LC_ALL=C order)")
-    return table
-
-
-def validate_data_dir(directory: Path, check_audio: bool = True) -> int:
+def validate_data_dir(
+    directory: Path, check_audio: bool = True, sample_rate: Optional[int] = None
+) -> int:
     """Check a data dir; return its number of utterances or raise ``DataDirError``.
 
-    Checks: the four files exist, are sorted and have unique ids; wav.scp, text and
+    Checks: the four files exist, are UTF-8, sorted, with unique ids; wav.scp, text and
     utt2spk cover the same utterances; spk2utt is utt2spk inverted; no transcript is
-    empty; and (``check_audio``) every audio file is readable and non-empty.
+    empty; and (``check_audio``) every audio file exists, is readable, non-empty and
+    (given ``sample_rate``) at that rate. Every problem is listed with file, line and id.
     """
     directory = Path(directory)
     problems: List[str] = []
-    wav = _read_table(directory / "wav.scp", problems)
-    text = _read_table(directory / "text", problems)
-    utt2spk = _read_table(directory / "utt2spk", problems)
-    spk2utt = _read_table(directory / "spk2utt", problems)
-    for name, table in (("text", text), ("utt2spk", utt2spk)):
-        for utt in sorted(set(wav) ^ set(table)):
-            where = "wav.scp" if utt in wav else name
-            problems.append(f"{directory}: utterance {utt} is in {where} only (wav.scp vs {name})")
-    problems += [
-        f"{directory / 'text'}: empty transcript for {u}" for u, t in text.items() if not t
-    ]
-    inverted: Dict[str, List[str]] = defaultdict(list)
-    for utt, spk in utt2spk.items():
-        inverted[spk].append(utt)
-    if {spk: sorted(ids) for spk, ids in inverted.items()} != {
-        spk: sorted(ids.split()) for spk, ids in spk2utt.items()
+    wav, text, utt2spk, spk2utt = (
+        read_table(directory / name, problems, what, require_sorted=True)
+        for name, what in (
+            ("wav.scp", "audio path"),
+            ("text", "transcript"),
+            ("utt2spk", "speaker"),
+            ("spk2utt", "utterance list"),
+        )
+    )
+    check_same_ids([wav, text, utt2spk], problems)
+    if group_by_speaker(utt2spk.entries) != {
+        spk: sorted(ids.split()) for spk, ids in spk2utt.entries.items()
     }:
         problems.append(f"{directory}: spk2utt is not the inverse of utt2spk")
     if check_audio:
-        for utt, path in wav.items():
-            try:
-                if soundfile.info(path).frames == 0:
-                    problems.append(f"{directory / 'wav.scp'}: {utt}: empty audio {path}")
-            except (RuntimeError, soundfile.LibsndfileError) as error:
-                problems.append(f"{directory / 'wav.scp'}: {utt}: unreadable audio {path}: {error}")
-    if not wav and not problems:
+        check_audio_table(wav, problems, sample_rate)
+    if not wav.entries and not problems:
         problems.append(f"{directory}: no utterances")
-    if problems:
-        shown = "\n  ".join(problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise DataDirError(f"invalid data dir {directory}:\n  {shown}{more}")
-    return len(wav)
+    try:
+        raise_for_problems(problems, f"invalid data dir {directory}")
+    except InputDataError as error:
+        raise DataDirError(str(error)) from None
+    return len(wav.entries)
 
 
 def read_wav_scp(directory: Path) -> Dict[str, str]:
     """``utt_id -> audio path`` of a data dir, once its files are checked to agree
     (``validate_data_dir`` without reading the audio)."""
     validate_data_dir(directory, check_audio=False)
-    return _read_table(Path(directory) / "wav.scp", [])
+    return read_table(Path(directory) / "wav.scp", []).entries

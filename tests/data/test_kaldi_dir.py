@@ -37,7 +37,7 @@ def test_every_problem_is_reported_with_file_and_id(tmp_path):
     with pytest.raises(DataDirError) as error:
         validate_data_dir(target)
     message = str(error.value)
-    assert f"{target / 'text'}: empty transcript for spk0-utt2" in message
+    assert f"{target / 'text'}:2: spk0-utt2: empty transcript" in message
     assert "spk1-utt1: unreadable audio" in message
 
 
@@ -52,8 +52,8 @@ def test_unsorted_duplicate_and_mismatched_ids(tmp_path):
         validate_data_dir(target, check_audio=False)
     message = str(error.value)
     assert "wav.scp: not sorted" in message
-    assert "duplicate id spk0-utt2" in message
-    assert "utterance spk1-utt1 is in wav.scp only (wav.scp vs utt2spk)" in message
+    assert "wav.scp:3: spk0-utt2: duplicate id (first on line 1)" in message
+    assert f"wav.scp:4: spk1-utt1: not in {target / 'utt2spk'}" in message
 
 
 def test_failed_write_leaves_previous_dir_untouched(tmp_path):
@@ -71,5 +71,5 @@ def test_read_wav_scp_checks_the_dir_but_not_the_audio(tmp_path):
     (tmp_path / "0.wav").write_bytes(b"not audio")  # read later, by the decoder
     assert read_wav_scp(tmp_path / "set") == {u.utt_id: u.wav_path for u in utterances}
     (tmp_path / "set" / "utt2spk").write_text("spk0-utt0 spk0\n")
-    with pytest.raises(DataDirError, match="utterance spk0-utt2 is in wav.scp only"):
+    with pytest.raises(DataDirError, match="wav.scp:2: spk0-utt2: not in .*utt2spk"):
         read_wav_scp(tmp_path / "set")

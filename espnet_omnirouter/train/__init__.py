@@ -1,0 +1,1 @@
+"""Training-time additions to ESPnet's trainer: pre-flight checks and crash safety."""
