@@ -1,0 +1,219 @@
+"""An exported model loaded into ONNX Runtime: features to encoder output, CTC
+log-probabilities, U2++ chunk-by-chunk encoding with caches, attention rescoring, text."""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnxruntime
+
+from .ctc_search import Hypothesis
+from .frontend import LogMelFrontend
+
+SUPPORTED_FORMAT_VERSION = 1
+
+
+class ExportError(RuntimeError):
+    """The directory is not a usable export (missing or unreadable files)."""
+
+
+class ChunkState:
+    """Streaming state of the chunk encoder: frames output so far and the caches."""
+
+    def __init__(self, num_blocks: int, size: int, cnn_cache_size: int):
+        self.offset = 0
+        self.att_cache = np.zeros((num_blocks, 1, 0, size), np.float32)
+        self.cnn_cache = np.zeros((num_blocks, 1, size, cnn_cache_size), np.float32)
+
+
+class ExportedModel:
+    """The graphs of an export dir (``bin/export``) and what decoding needs around them.
+
+    Args:
+        directory: The export dir (``export.json``, ``*.onnx``, ``frontend.npz``, ...).
+        num_threads: ONNX Runtime intra-op threads (0: its default, all cores).
+    """
+
+    def __init__(self, directory: Path, num_threads: int = 0):
+        self.directory = Path(directory)
+        description_file = self.directory / "export.json"
+        if not description_file.is_file():
+            raise ExportError(f"{self.directory} is not an export dir: no export.json")
+        self.description = json.loads(description_file.read_text())
+        version = self.description.get("format_version")
+        if version != SUPPORTED_FORMAT_VERSION:
+            raise ExportError(
+                f"{description_file}: format_version {version}, this runtime reads "
+                f"{SUPPORTED_FORMAT_VERSION}"
+            )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+        self.sessions: Dict[str, onnxruntime.InferenceSession] = {}
+        for name, file_name in self.description["graphs"].items():
+            path = self.directory / file_name
+            if not path.is_file():
+                raise ExportError(f"{path} is missing (listed in {description_file})")
+            self.sessions[name] = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        self.frontend = LogMelFrontend.from_export_dir(self.directory, self.description["frontend"])
+        self.encoder_info = self.description["encoder"]
+        self.token_list: List[str] = self.description["token_list"]
+        self.blank_id, self.sos, self.eos = (
+            self.description[k] for k in ("blank_id", "sos", "eos")
+        )
+        self._tokens_to_text = self._make_detokenizer()
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.description["frontend"]["sample_rate"])
+
+    @property
+    def streaming(self) -> bool:
+        return "chunk_encoder" in self.sessions
+
+    @property
+    def has_decoder(self) -> bool:
+        return "decoder" in self.sessions
+
+    @property
+    def reverse_weight(self) -> float:
+        decoder = self.description["decoder"]
+        return float(decoder["reverse_weight"]) if decoder and decoder["bidirectional"] else 0.0
+
+    def _make_detokenizer(self):
+        if self.description["token_type"] == "bpe":
+            import sentencepiece
+
+            processor = sentencepiece.SentencePieceProcessor()
+            processor.Load(str(self.directory / self.description["bpemodel"]))
+            return lambda tokens: processor.DecodePieces(list(tokens))
+        space = self.description["space_symbol"]
+        return lambda tokens: "".join(" " if token == space else token for token in tokens)
+
+    def ids_to_text(self, token_ids: Sequence[int]) -> str:
+        """Text of token ids (ESPnet's ``ids2tokens`` then ``tokens2text``)."""
+        tokens = [self.token_list[i] for i in token_ids]
+        return self._tokens_to_text(tokens) if tokens else ""
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """(samples,) at ``sample_rate`` -> normalised features (T, F)."""
+        return self.frontend(samples)
+
+    def encode(self, feats: np.ndarray) -> np.ndarray:
+        """Full-context encoder output (1, T', D) of one utterance's features (T, F)."""
+        self._check_length(feats.shape[0])
+        encoder_out, _ = self.sessions["encoder"].run(
+            None, {"feats": feats[None], "feats_lens": np.array([feats.shape[0]], np.int64)}
+        )
+        return encoder_out
+
+    def ctc_log_probs(self, encoder_out: np.ndarray) -> np.ndarray:
+        """CTC log-probabilities (T', V) of one utterance's encoder output (1, T', D)."""
+        return self.sessions["ctc"].run(None, {"hidden": encoder_out})[0][0]
+
+    def streaming_window(self, chunk_size: int) -> Tuple[int, int]:
+        """(feature frames per chunk, feature frames between chunk starts)."""
+        rate, right = self.encoder_info["subsampling_rate"], self.encoder_info["right_context"]
+        return (chunk_size - 1) * rate + right + 1, chunk_size * rate
+
+    def new_chunk_state(self) -> ChunkState:
+        if not self.streaming:
+            raise ExportError(
+                f"{self.directory}: no chunk_encoder.onnx; streaming and chunk attention "
+                "need a U2++ model (encoder: u2pp_conformer)"
+            )
+        info = self.encoder_info
+        return ChunkState(info["num_blocks"], info["output_size"], info["cnn_cache_size"])
+
+    def encode_chunk(
+        self, chunk: np.ndarray, state: ChunkState, required_cache_size: int
+    ) -> np.ndarray:
+        """Encode the next chunk (W, F) of a stream; updates ``state``; (1, t, D)."""
+        self._check_length(state.offset * self.encoder_info["subsampling_rate"] + len(chunk))
+        output, state.att_cache, state.cnn_cache = self.sessions["chunk_encoder"].run(
+            None,
+            {
+                "chunk": chunk[None],
+                "offset": np.array(state.offset, np.int64),
+                "required_cache_size": np.array(required_cache_size, np.int64),
+                "att_cache": state.att_cache,
+                "cnn_cache": state.cnn_cache,
+            },
+        )
+        state.offset += output.shape[1]
+        return output
+
+    def encode_chunk_by_chunk(
+        self, feats: np.ndarray, chunk_size: int, num_left_chunks: int = -1
+    ) -> np.ndarray:
+        """Chunk-attention encoder output (1, T', D) of features (T, F), computed chunk by
+        chunk (equal to the chunk-masked full forward of the eager encoder)."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        window, stride = self.streaming_window(chunk_size)
+        required = chunk_size * num_left_chunks if num_left_chunks >= 0 else -1
+        state, outputs = self.new_chunk_state(), []
+        for start in range(0, len(feats) - self.encoder_info["right_context"], stride):
+            outputs.append(self.encode_chunk(feats[start : start + window], state, required))
+        size = self.encoder_info["output_size"]
+        return np.concatenate(outputs, axis=1) if outputs else np.zeros((1, 0, size), np.float32)
+
+    def rescore(
+        self,
+        encoder_out: np.ndarray,
+        hyps: Sequence[Hypothesis],
+        ctc_weight: float = 0.5,
+        reverse_weight: Optional[float] = None,
+    ) -> Tuple[List[int], List[float]]:
+        """U2++ attention rescoring of a CTC n-best (``asr.decoding.attention_rescoring``):
+        score = (1 - r) * left-to-right + r * right-to-left log-probability of the tokens
+        and <eos> + ``ctc_weight`` * CTC score. Returns the best tokens and every score."""
+        if not self.has_decoder:
+            raise ExportError(f"{self.directory}: no decoder.onnx (the model has no decoder)")
+        if not hyps:
+            raise ValueError("attention rescoring needs at least one hypothesis")
+        reverse_weight = self.reverse_weight if reverse_weight is None else reverse_weight
+        token_lists = [list(tokens) for tokens, _ in hyps]
+        ys_in, ys_out, lens = self._teacher_forcing(token_lists)
+        inputs = {"encoder_out": encoder_out, "hyps": ys_in, "hyps_lens": lens}
+        bidirectional = self.description["decoder"]["bidirectional"]
+        if bidirectional:
+            r_ys_in, r_ys_out, _ = self._teacher_forcing([t[::-1] for t in token_lists])
+            inputs["r_hyps"] = r_ys_in
+        outputs = self.sessions["decoder"].run(None, inputs)
+        l2r = self._sequence_log_probs(outputs[0], ys_out)
+        r2l = self._sequence_log_probs(outputs[1], r_ys_out) if bidirectional else 0.0 * l2r
+        if reverse_weight > 0 and not bidirectional:
+            raise ValueError(f"reverse_weight={reverse_weight} needs a right-to-left decoder")
+        ctc_scores = np.array([float(score) for _, score in hyps], dtype=np.float32)
+        scores = (1 - reverse_weight) * l2r + reverse_weight * r2l + ctc_weight * ctc_scores
+        return token_lists[int(scores.argmax())], scores.tolist()
+
+    def _teacher_forcing(self, token_lists: List[List[int]]):
+        """Decoder inputs ``<sos> + tokens`` (N, L) padded with <eos>, targets
+        ``tokens + <eos>`` (N, L) padded with -1, and lengths (N,)."""
+        length = max(len(tokens) for tokens in token_lists) + 1
+        ys_in = np.full((len(token_lists), length), self.eos, np.int64)
+        ys_out = np.full((len(token_lists), length), -1, np.int64)
+        for row, tokens in enumerate(token_lists):
+            ys_in[row, : len(tokens) + 1] = [self.sos, *tokens]
+            ys_out[row, : len(tokens) + 1] = [*tokens, self.eos]
+        return ys_in, ys_out, np.array([len(t) + 1 for t in token_lists], np.int64)
+
+    @staticmethod
+    def _sequence_log_probs(log_probs: np.ndarray, ys_out: np.ndarray) -> np.ndarray:
+        valid = ys_out >= 0
+        picked = np.take_along_axis(log_probs, np.maximum(ys_out, 0)[..., None], -1)[..., 0]
+        return np.where(valid, picked, 0.0).sum(axis=-1, dtype=np.float32)
+
+    def _check_length(self, feature_frames: int) -> None:
+        rate = self.encoder_info["subsampling_rate"] or 1
+        if feature_frames // rate > self.encoder_info["max_frames"]:
+            raise ValueError(
+                f"input of {feature_frames} feature frames is longer than the export's "
+                f"max_frames={self.encoder_info['max_frames']} encoder frames: re-export "
+                "with a larger --max_frames"
+            )

@@ -1,0 +1,175 @@
+"""The torch-free runtime: numpy frontend and CTC search equal ESPnet's and the plugin's,
+and exported models transcribe synthesised speech to the eager decoder's texts, in a
+process where torch cannot be imported."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from onnx_models import MODEL_TYPES, load, make_model_dir
+
+from espnet_omnirouter.asr.decoding.batch_search import (
+    ctc_greedy,
+    ctc_prefix_beam,
+    encode,
+    rescore_with_attention,
+)
+from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
+from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.export.exporter import export_model
+from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search
+from espnet_omnirouter.runtime.ctc_search import ctc_prefix_beam_search as numpy_prefix_beam
+from espnet_omnirouter.runtime.decoding import decode
+from espnet_omnirouter.runtime.exported_model import ExportedModel
+from espnet_omnirouter.runtime.frontend import StreamingFeatures
+from espnet_omnirouter.utils.audio import load_audio
+
+SAMPLE_RATE = 8000
+# Features: float64 numpy FFT vs torch's float32 STFT, after normalisation by std ~3.
+FEATURE_ATOL = 2e-3
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> Path:
+    """espeak-ng speech at the models' 8 kHz."""
+    root = tmp_path_factory.mktemp("speech")
+    subprocess.run(["espeak-ng", "-w", str(root / "raw.wav"), "a bad cab, dab"], check=True)
+    soundfile.write(root / "speech.wav", load_audio(root / "raw.wav", SAMPLE_RATE), SAMPLE_RATE)
+    return root / "speech.wav"
+
+
+@pytest.fixture(scope="module", params=MODEL_TYPES)
+def exported(request, tmp_path_factory):
+    """(model type, eager Speech2Text, runtime model)."""
+    root: Path = tmp_path_factory.mktemp(request.param)
+    speech2text = load(make_model_dir(root, request.param))
+    export_model(speech2text, root / "onnx")
+    return request.param, speech2text, ExportedModel(root / "onnx", num_threads=1)
+
+
+def test_numpy_frontend_equals_espnet(exported, speech):
+    _, speech2text, runtime = exported
+    model = speech2text.asr_model
+    samples = load_audio(speech, SAMPLE_RATE)
+    with torch.no_grad():
+        expected, _ = model.frontend(torch.from_numpy(samples)[None], torch.tensor([len(samples)]))
+        expected, _ = model.normalize(expected, torch.tensor([expected.shape[1]]))
+    feats = runtime.features(samples)
+    assert feats.shape == expected[0].shape
+    np.testing.assert_allclose(feats, expected[0].numpy(), atol=FEATURE_ATOL)
+    streamed = StreamingFeatures(runtime.frontend)
+    pieces = [
+        streamed.accept(samples[start : start + 777]) for start in range(0, len(samples), 777)
+    ]
+    assert sum(len(piece) for piece in pieces[:-1]) > 0  # frames came out before the end
+    np.testing.assert_array_equal(np.concatenate(pieces + [streamed.flush()]), feats)
+
+
+def test_ctc_searches_equal_the_eager_ones():
+    generator = torch.Generator().manual_seed(0)
+    log_probs = (3 * torch.randn(40, 6, generator=generator)).log_softmax(-1)
+    path = torch.unique_consecutive(log_probs.argmax(-1)).tolist()
+    assert ctc_greedy_search(log_probs.numpy(), 0) == [label for label in path if label != 0]
+    for beam in (1, 4, 10):
+        expected = ctc_prefix_beam_search(log_probs, beam, 0)
+        actual = numpy_prefix_beam(log_probs.numpy(), beam, 0)
+        assert [tokens for tokens, _ in actual] == [tokens for tokens, _ in expected]
+        np.testing.assert_allclose([s for _, s in actual], [s for _, s in expected], rtol=1e-9)
+
+
+def eager_text(
+    speech2text, samples: np.ndarray, mode: str, chunk_size: int = 0, num_left_chunks: int = -1
+) -> str:
+    """The plugin's eager decoding of one utterance (``bin/transcribe``'s building blocks)."""
+    model = speech2text.asr_model
+    if mode == "streaming":
+        recognizer = StreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
+        step = recognizer.stride * recognizer.hop_length
+        for start in range(0, len(samples), step):
+            recognizer.accept_waveform(samples[start : start + step])
+        return recognizer.finalize()
+    if chunk_size:
+        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
+    try:
+        with torch.no_grad():
+            encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
+            log_probs = model.ctc.log_softmax(encoded)
+            if mode == "ctc_greedy":
+                return ctc_greedy(speech2text, log_probs, lengths)[0]
+            if mode == "ctc_prefix_beam_search":
+                return ctc_prefix_beam(speech2text, log_probs, lengths, 4)[0]
+            return rescore_with_attention(
+                speech2text, encoded, log_probs, lengths, 4, 0.5, model.reverse_weight
+            )[0]
+    finally:
+        if chunk_size:
+            model.encoder.set_decoding_chunk(0)
+
+
+def runtime_cases(model_type: str):
+    if not model_type.startswith("u2pp"):
+        return [("ctc_greedy", {}), ("ctc_prefix_beam_search", {})]
+    return [
+        ("ctc_greedy", {}),
+        ("attention_rescoring", {}),
+        ("ctc_prefix_beam_search", {"chunk_size": 2, "num_left_chunks": 1}),
+        ("streaming", {"chunk_size": 4, "num_left_chunks": -1}),
+        ("streaming", {"chunk_size": 3, "num_left_chunks": 0}),
+    ]
+
+
+def test_runtime_transcribes_speech_as_the_eager_decoder(exported, speech):
+    model_type, speech2text, runtime = exported
+    samples = load_audio(speech, SAMPLE_RATE)
+    for mode, options in runtime_cases(model_type):
+        expected = eager_text(speech2text, samples, mode, **options)
+        assert expected, f"{mode}: the eager decoder gives no text to compare with"
+        actual = decode(runtime, samples, mode, ctc_beam_size=4, **options)
+        assert actual == expected, (mode, options)
+
+
+TORCH_BLOCKER = """import sys
+for name in ("torch", "espnet", "espnet2", "espnet_omnirouter"):
+    sys.modules[name] = None  # any import of them raises ImportError
+"""
+
+
+@pytest.mark.e2e
+def test_runtime_cli_runs_without_torch(exported, speech, tmp_path):
+    model_type, speech2text, runtime = exported
+    if model_type not in ("omni", "u2pp_moe"):
+        pytest.skip("one CTC and one U2++ model are enough for the CLI")
+    (tmp_path / "blocker").mkdir()
+    (tmp_path / "blocker" / "sitecustomize.py").write_text(TORCH_BLOCKER)
+    mode, options = runtime_cases(model_type)[-1]
+    args = [f"--{name}={value}" for name, value in options.items()]
+    jsonl = tmp_path / "out" / "result.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "omnirouter_runtime.transcribe", "--model", str(runtime.directory),
+         "--mode", mode, "--ctc_beam_size", "4", *args, "--output_jsonl", str(jsonl),
+         str(speech), str(tmp_path / "missing.wav")],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path / 'blocker'}:{runtime.directory}"},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr[-3000:]  # the missing file, reported
+    assert "audio file not found" in result.stderr and "missing.wav" in result.stderr
+    expected = eager_text(speech2text, load_audio(speech, SAMPLE_RATE), mode, **options)
+    assert result.stdout == f"speech {expected}\n"
+    record = json.loads(jsonl.read_text())
+    assert record["text"] == expected and record["rtf"] > 0
+    blocked = subprocess.run(
+        [sys.executable, "-c", "import torch"], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "blocker")},
+    )  # fmt: skip
+    assert blocked.returncode != 0 and "import of torch halted" in blocked.stderr  # it works
+
+
+def test_runtime_errors_name_the_export(tmp_path):
+    with pytest.raises(RuntimeError, match=f"{tmp_path}.*no export.json"):
+        ExportedModel(tmp_path)
