@@ -10,7 +10,9 @@ the parameter counts are exact), one GPU's traffic per optimizer step:
 - DDP's ring all-reduce of the gradients: ``2 * (P - 1) / P * params * bytes`` per GPU,
   written for large P as ``2 * params * bytes``. With experts replicated (plain DDP, what
   ESPnet runs) every parameter is reduced; with expert parallelism the dense parameters are
-  reduced over all ranks and each expert shard only within its data-parallel group.
+  reduced over all ranks and each expert shard only within its data-parallel group;
+- the memory of the training state per GPU (fp32 weights, gradients and Adam moments,
+  16 bytes per parameter; activations not included), replicated or with experts sharded.
 
 Encoder MoE layers see the encoder frames of ``--audio_seconds`` of speech per GPU (40 ms
 frames after 4x subsampling); decoder MoE layers see ``--tokens_per_second`` output tokens
@@ -35,6 +37,7 @@ from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FRAME_SECONDS = 0.04  # 10 ms hop, 4x subsampling (conv2d input layer)
+TRAINING_BYTES = 16  # per parameter with Adam in fp32: weight, gradient, two moments
 
 # Paper-sized layouts. DESIGN.md gives their parameter counts, not their layouts: these are
 # our configs scaled until the counts match (Omni-router: dense 84M, 8 experts, top-1;
@@ -167,6 +170,8 @@ def main() -> None:
                 megabytes(ep_reduce),
                 megabytes(ep_reduce + all_to_all),
                 f"{(ep_reduce + all_to_all) / ddp:.2f}",
+                f"{shape.total_params * TRAINING_BYTES / 1e9:.1f}",
+                f"{(dense + shape.expert_params / ep) * TRAINING_BYTES / 1e9:.1f}",
             ]
         )
     print(
@@ -193,6 +198,8 @@ def main() -> None:
                 f"all-reduce with EP={ep} (MB)",
                 f"EP={ep} total (MB)",
                 "EP / DDP",
+                "training state, replicated (GB)",
+                f"training state, EP={ep} (GB)",
             ],
             volumes,
         )
