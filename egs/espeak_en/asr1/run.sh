@@ -22,12 +22,15 @@
 #   9 pack:      one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
 #                plots, model card) -> ${exp_dir}/asr_<model>/packed/espeak_en_asr_<model>.zip
 #  10 publish:   upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
+#  11 export:    ONNX export of each model (sparse MoE routing; U2++ also its streaming chunk
+#                encoder and decoders) -> ${exp_dir}/asr_<model>/onnx, then the torch-free
+#                runtime transcribes --export_check_utts test_clean utterances (U2++: streaming)
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
-stop_stage=10
+stop_stage=11
 nj=2                  # parallel jobs for synthesis and decoding
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
@@ -54,10 +57,11 @@ ablation_fractions="0,0.1,0.5,1"   # shares of routing decisions reassigned at r
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
+export_check_utts=3   # test_clean utterances the exported models transcribe in stage 11
 _option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
 num_test vocab_size lm_order decode_modes u2pp_decode_modes streaming_chunk_size tune_set decode_args
 data_dir exp_dir results_file test_sets
-figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run"
+figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utts"
 . local/parse_options.sh
 . ./path.sh
 
@@ -268,5 +272,25 @@ if run_stage 10 "publishing to the Hugging Face Hub"; then
                 || { echo "publishing ${model} failed" >&2; exit 1; }
         done
     fi
+fi
+if run_stage 11 "ONNX export: ${models}"; then
+    check_audio=$(head -n "${export_check_utts}" "${data_dir}/test_clean/wav.scp" | cut -d' ' -f2)
+    for model in ${models}; do
+        start=${SECONDS}
+        model_dir="${exp_dir}/asr_${model}"
+        python -m espnet_omnirouter.bin.export --model "${model_dir}" --output_dir "${model_dir}/onnx" \
+            > "${model_dir}/export.log" 2>&1 \
+            || { echo "exporting ${model} failed: see ${model_dir}/export.log" >&2; exit 1; }
+        grep "matches eager" "${model_dir}/export.log"
+        runtime_mode="--mode ctc_greedy"
+        is_u2pp "${model}" && runtime_mode="--mode streaming --chunk_size ${streaming_chunk_size}"
+        # shellcheck disable=SC2086
+        python -m espnet_omnirouter.runtime.transcribe --model "${model_dir}/onnx" ${runtime_mode} \
+            --output_jsonl "${model_dir}/onnx/check.jsonl" ${check_audio} \
+            2>> "${model_dir}/export.log" \
+            || { echo "the runtime failed on ${model}: see ${model_dir}/export.log" >&2; exit 1; }
+        head -n "${export_check_utts}" "${data_dir}/test_clean/text" | sed 's/^/  reference: /'
+        stage_done 11 "export_${model}" "${start}"
+    done
 fi
 echo "=== done ($(date '+%H:%M:%S'))"
