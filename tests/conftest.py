@@ -74,3 +74,12 @@ def make_experiment(root: Path, moe_type: str = "omni") -> Path:
 def experiment(tmp_path) -> Path:
     """An untrained tiny omni model's experiment dir (see ``make_experiment``)."""
     return make_experiment(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory) -> Path:
+    """Tiny tone data, tokens, base config and feature statistics, shared by a module's
+    trainings (``tiny_asr.make_workdir``)."""
+    import tiny_asr
+
+    return tiny_asr.make_workdir(tmp_path_factory.mktemp("workdir"))

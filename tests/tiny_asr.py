@@ -118,14 +118,22 @@ def train(
 ) -> str:
     """Train the base config with ``moe_conf: {type: moe_type, num_experts: 2}`` and the
     top-level ``updates`` into ``exp``; returns the training log."""
+    return run(
+        "asr_train", *train_args(workdir, moe_type, exp, *extra_args, updates=updates), cwd=workdir
+    )
+
+
+def train_args(
+    workdir: Path, moe_type: str, exp: Path, *extra_args: str, updates: Optional[dict] = None
+) -> List[str]:
+    """The ``asr_train`` options of ``train`` (its config written under ``workdir``)."""
     data, stats = workdir / "data", workdir / "stats" / "train"
     config = yaml.safe_load((workdir / "base.yaml").read_text())
     config["encoder_conf"]["moe_conf"] = {"type": moe_type, "num_experts": 2}
     config.update(updates or {})
     config_path = workdir / f"train_{exp.name}.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    return run(
-        "asr_train",
+    return [
         "--config",
         str(config_path),
         *common_args(workdir),
@@ -146,5 +154,4 @@ def train(
         "--output_dir",
         str(exp),
         *extra_args,
-        cwd=workdir,
-    )
+    ]

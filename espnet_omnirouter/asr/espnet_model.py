@@ -1,5 +1,6 @@
 """ESPnet ASR model that trains MoE layers: adds their auxiliary losses and stats."""
 
+import logging
 from typing import Dict, List, Tuple
 
 import torch
@@ -7,6 +8,8 @@ from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+
+logger = logging.getLogger(__name__)
 
 
 class MoEESPnetASRModel(ESPnetASRModel):
@@ -19,6 +22,9 @@ class MoEESPnetASRModel(ESPnetASRModel):
     unweighted for the last two) and, per MoE layer, ``moe_<layer>_entropy`` (mean
     router entropy) and ``moe_<layer>_load_max`` (fraction of tokens taken by its
     busiest expert: 1/E when balanced, 1 when collapsed).
+
+    A non-finite training loss is logged with the batch's utterance ids (ESPnet's trainer
+    then skips the step: its gradient norm is not finite).
     """
 
     def forward(
@@ -31,8 +37,21 @@ class MoEESPnetASRModel(ESPnetASRModel):
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         loss, stats, weight = super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
         layers = self.routed_moe_layers()
-        if not layers:
-            return loss, stats, weight
+        if layers:
+            loss = self._add_moe_losses(loss, stats, layers)
+        if self.training and not torch.isfinite(loss):
+            logger.warning(
+                "non-finite loss (%s) on the batch of utterances %s: the optimizer step "
+                "will be skipped",
+                loss.item(),
+                " ".join(kwargs.get("utt_id", ["(ids unknown)"])),
+            )
+        return loss, stats, weight
+
+    def _add_moe_losses(
+        self, loss: torch.Tensor, stats: Dict[str, torch.Tensor], layers: List[MoEFeedForward]
+    ) -> torch.Tensor:
+        """``loss`` plus the MoE auxiliary loss; ``stats`` updated with the MoE stats."""
         losses = [layer.auxiliary_losses() for layer in layers]
         aux_loss = torch.stack(
             [layer.weighted_auxiliary_loss(item) for layer, item in zip(layers, losses)]
@@ -48,7 +67,7 @@ class MoEESPnetASRModel(ESPnetASRModel):
                 moe_stats[f"moe_{layer.layer_name}_load_max"] = routing["load"].max()
         stats.update(force_gatherable(moe_stats, loss.device))
         stats["loss"] = loss.detach()
-        return loss, stats, weight
+        return loss
 
     def routed_moe_layers(self) -> List[MoEFeedForward]:
         """MoE layers that routed tokens in the last forward."""

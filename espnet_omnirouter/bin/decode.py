@@ -28,6 +28,10 @@ N encoder frames, which gives exactly what streaming gives.
 
 The model is loaded once, then ``--nj`` forked workers share it, so ESPnet's start-up
 is paid once per model, not per set or job.
+
+Before that, every data dir is checked (ids consistent, audio readable and at the model's
+sample rate); the run stops with every problem listed and nothing written. Utterances too
+short for the encoder (empty audio included) get the empty hypothesis.
 """
 
 import argparse
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.asr.decoding.batch_search import ctc_log_probs, load_speech2text
@@ -50,9 +55,10 @@ from espnet_omnirouter.asr.decoding.decoding_modes import (
     make_decoding,
 )
 from espnet_omnirouter.data.audio_batches import Batch, make_batches, read_waves
-from espnet_omnirouter.data.kaldi_dir import read_wav_scp
+from espnet_omnirouter.data.kaldi_dir import DataDirError, read_wav_scp, validate_data_dir
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.model_config import frontend_sample_rate
 
 _DECODING: Optional[Decoding] = None
 
@@ -139,6 +145,26 @@ def tune_lexicon_decoding(
     }
 
 
+def check_data_dirs(
+    parser: argparse.ArgumentParser, config: Path, data_dirs: Sequence[Optional[Path]]
+) -> None:
+    """Before anything is loaded or written: every data dir consistent, every audio file
+    readable and at the model's sample rate (empty audio allowed: empty hypothesis).
+    Exits with status 2 listing every problem."""
+    conf = yaml.safe_load(config.read_text()) or {}
+    sample_rate = frontend_sample_rate(conf.get("frontend"), conf.get("frontend_conf"))
+    problems = []
+    for data_dir in data_dirs:
+        if data_dir is None:
+            continue
+        try:
+            validate_data_dir(data_dir, sample_rate=sample_rate, empty_audio_ok=True)
+        except DataDirError as error:
+            problems.append(str(error))
+    if problems:
+        parser.error("\n".join(problems))
+
+
 def floats(text: str) -> List[float]:
     return [float(value) for value in text.split(",")]
 
@@ -185,6 +211,7 @@ def main() -> None:
     for path in (args.asr_train_config, args.asr_model_file, lm_dir, tune_set, *args.data_dirs):
         if path is not None and not path.exists():
             parser.error(f"not found: {path}")
+    check_data_dirs(parser, args.asr_train_config, [*args.data_dirs, tune_set])
     logging.basicConfig(level=logging.WARNING)
     speech2text = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
     speech2text.asr_model.eval()

@@ -36,6 +36,7 @@ from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.model_config import frontend_sample_rate
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
 EXIT_BAD_AUDIO = 3
@@ -101,7 +102,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--mode {mode}: {error}")
     decoding.lexicon_decoder = lexicon_decoder
     speech2text.asr_model.eval()
-    sample_rate = int(speech2text.asr_train_args.frontend_conf.get("fs", 16000))
+    train_args = speech2text.asr_train_args
+    sample_rate = frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
 
     texts: Dict[str, str] = {}
     records, failed = [], 0
@@ -112,6 +114,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"transcribe: {error}", file=sys.stderr)
             failed += 1
             continue
+        if len(samples) < decoding.min_samples:
+            print(
+                f"transcribe: {path}: {len(samples)} samples, fewer than the model's minimum "
+                f"{decoding.min_samples}: empty hypothesis",
+                file=sys.stderr,
+            )
         start = time.perf_counter()
         with torch.no_grad():
             text = decode_waves(decoding, [torch.from_numpy(samples)])[mode][0][0]
@@ -126,7 +134,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "text": text,
                 "duration": round(duration, 3),
                 "seconds": round(seconds, 4),
-                "rtf": round(seconds / duration, 4),
+                "rtf": round(seconds / duration, 4) if duration else None,
             }
         )
     if args.output_text:

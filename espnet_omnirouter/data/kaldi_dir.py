@@ -52,14 +52,18 @@ def write_data_dir(utterances: Iterable[Utterance], directory: Path) -> None:
 
 
 def validate_data_dir(
-    directory: Path, check_audio: bool = True, sample_rate: Optional[int] = None
+    directory: Path,
+    check_audio: bool = True,
+    sample_rate: Optional[int] = None,
+    empty_audio_ok: bool = False,
 ) -> int:
     """Check a data dir; return its number of utterances or raise ``DataDirError``.
 
     Checks: the four files exist, are UTF-8, sorted, with unique ids; wav.scp, text and
     utt2spk cover the same utterances; spk2utt is utt2spk inverted; no transcript is
-    empty; and (``check_audio``) every audio file exists, is readable, non-empty and
-    (given ``sample_rate``) at that rate. Every problem is listed with file, line and id.
+    empty; and (``check_audio``) every audio file exists, is readable, non-empty (unless
+    ``empty_audio_ok``: decoders give empty audio the empty hypothesis) and (given
+    ``sample_rate``) at that rate. Every problem is listed with file, line and id.
     """
     directory = Path(directory)
     problems: List[str] = []
@@ -78,7 +82,7 @@ def validate_data_dir(
     }:
         problems.append(f"{directory}: spk2utt is not the inverse of utt2spk")
     if check_audio:
-        check_audio_table(wav, problems, sample_rate)
+        check_audio_table(wav, problems, sample_rate, empty_audio_ok)
     if not wav.entries and not problems:
         problems.append(f"{directory}: no utterances")
     try:

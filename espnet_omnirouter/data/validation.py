@@ -82,8 +82,14 @@ def check_same_ids(tables: Sequence[Table], problems: List[str]) -> None:
             problems.append(f"{owner.where(utt)}: not in {table.path}")
 
 
-def check_audio(table: Table, problems: List[str], sample_rate: Optional[int] = None) -> None:
-    """Note audio that is missing, unreadable, empty or (``sample_rate``) at another rate.
+def check_audio(
+    table: Table,
+    problems: List[str],
+    sample_rate: Optional[int] = None,
+    empty_ok: bool = False,
+) -> None:
+    """Note audio that is missing, unreadable, (unless ``empty_ok``) empty, or (given
+    ``sample_rate``) at another rate.
 
     Reads headers only, so checking a large corpus costs one file open per utterance.
     """
@@ -98,9 +104,9 @@ def check_audio(table: Table, problems: List[str], sample_rate: Optional[int] = 
         except (RuntimeError, soundfile.LibsndfileError) as error:
             problems.append(f"{table.where(utt)}: unreadable audio {path}: {error}")
             continue
-        if info.frames == 0:
+        if info.frames == 0 and not empty_ok:
             problems.append(f"{table.where(utt)}: zero-length audio {path}")
-        elif sample_rate is not None and info.samplerate != sample_rate:
+        if sample_rate is not None and info.samplerate != sample_rate:
             problems.append(
                 f"{table.where(utt)}: sample rate {info.samplerate} Hz, the model expects "
                 f"{sample_rate} Hz: {path}"

@@ -9,13 +9,13 @@ import argparse
 import inspect
 from typing import Dict, List, Optional, Set
 
-import humanfriendly
 from espnet2.asr.ctc import CTC
 from espnet2.tasks.abs_task import optim_classes, scheduler_classes
 from espnet2.tasks.asr import ASRTask
 
 from espnet_omnirouter.data.validation import InputDataError, validate_task_data
 from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
+from espnet_omnirouter.utils.model_config import frontend_sample_rate
 
 
 class PreflightError(ValueError):
@@ -75,24 +75,14 @@ def config_problems(args: argparse.Namespace) -> List[str]:
     return problems
 
 
-def frontend_sample_rate(args: argparse.Namespace) -> Optional[int]:
-    """The audio sample rate the model's frontend expects (``frontend_conf.fs``; ESPnet's
-    default frontend assumes 16 kHz), or None without a frontend that states one."""
-    conf = getattr(args, "frontend_conf", None) or {}
-    if getattr(args, "frontend", None) is None:
-        return None
-    fs = conf.get("fs", 16000 if args.frontend == "default" else None)
-    if isinstance(fs, str):
-        fs = humanfriendly.parse_size(fs)
-    return fs
-
-
 def check_training_run(args: argparse.Namespace) -> None:
     """Raise ``PreflightError`` listing every configuration and data problem of ``args``
     (ESPnet's parsed ``asr_train`` options)."""
     where = f"--config {args.config}" if getattr(args, "config", None) else "options"
     problems = [f"{where}: {problem}" for problem in config_problems(args)]
-    sample_rate = frontend_sample_rate(args)
+    sample_rate = frontend_sample_rate(
+        getattr(args, "frontend", None), getattr(args, "frontend_conf", None)
+    )
     for prefix in ("train", "valid"):
         option = f"{prefix}_data_path_and_name_and_type"
         entries = getattr(args, option, None)

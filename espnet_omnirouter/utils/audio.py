@@ -20,7 +20,8 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        AudioError: the file is not audio libsndfile can read, or has no samples.
+        AudioError: the file is not audio libsndfile can read (a file without samples
+            gives an empty array: decoders return an empty hypothesis for it).
     """
     path = Path(path)
     if not path.is_file():
@@ -29,8 +30,6 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
         samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioError(f"cannot read audio from {path}: {error}") from error
-    if samples.size == 0:
-        raise AudioError(f"{path} has no audio samples")
     mono = samples.mean(axis=1)
     if file_rate != sample_rate:
         divisor = gcd(file_rate, sample_rate)

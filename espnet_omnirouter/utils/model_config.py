@@ -1,10 +1,23 @@
 """Build the ASR model that an ESPnet config file describes, without its data."""
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
+import humanfriendly
 import torch
 import yaml
+
+
+def frontend_sample_rate(
+    frontend: Optional[str], frontend_conf: Optional[Mapping[str, Any]]
+) -> Optional[int]:
+    """The audio rate (Hz) a model's frontend expects: ``frontend_conf.fs`` (an int or
+    ESPnet's "16k" form), 16000 for ESPnet's default frontend when unset, and None
+    without a frontend (features as input) or one that states no rate."""
+    if frontend is None:
+        return None
+    fs = (frontend_conf or {}).get("fs", 16000 if frontend == "default" else None)
+    return int(humanfriendly.parse_size(fs)) if isinstance(fs, str) else fs
 
 
 def build_model_from_config(

@@ -83,13 +83,17 @@ def test_bad_audio_is_reported_and_the_rest_transcribed(experiment, tmp_path):
     soundfile.write(tmp_path / "good.wav", tone(0.5, SAMPLE_RATE), SAMPLE_RATE)
     soundfile.write(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), SAMPLE_RATE)
     (tmp_path / "broken.wav").write_bytes(b"RIFF1234WAVEjunk")
-    files = [tmp_path / n for n in ["missing.wav", "broken.wav", "empty.wav", "good.wav"]]
+    soundfile.write(tmp_path / "short.wav", tone(0.005, SAMPLE_RATE), SAMPLE_RATE)
+    names = ["missing.wav", "broken.wav", "empty.wav", "short.wav", "good.wav"]
+    files = [tmp_path / n for n in names]
     result = transcribe("--model", str(experiment), *map(str, files))
-    assert result.returncode == 3
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["good"]
+    assert result.returncode == 3  # two files could not be read
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["empty", "short", "good"]
+    assert lines[0].strip() == "empty" and lines[1].strip() == "short"  # empty hypotheses
     for expected in ["not found: " + str(files[0]), "cannot read audio from " + str(files[1])]:
         assert expected in result.stderr
-    assert f"{files[2]} has no audio samples" in result.stderr
+    assert f"{files[2]}: 0 samples, fewer than the model's minimum" in result.stderr
 
 
 @pytest.mark.e2e

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from espnet_omnirouter.asr.decoding.batch_search import (
     ctc_greedy,
@@ -34,6 +35,8 @@ class Decoding:
         ctc_beam_size: CTC prefix beam size, also the n-best size rescored.
         rescoring_ctc_weight, reverse_weight: attention rescoring's weights.
         chunk_size, num_left_chunks: ``streaming``'s chunks (encoder frames) and context.
+        min_samples: shortest waveform the encoder can subsample to one frame; shorter
+            ones (empty audio included) are decoded as the empty hypothesis.
     """
 
     speech2text: Any
@@ -44,6 +47,30 @@ class Decoding:
     reverse_weight: float = 0.0
     chunk_size: int = 0
     num_left_chunks: int = -1
+    min_samples: int = 1
+
+
+def min_decodable_samples(model: torch.nn.Module, limit: int = 1 << 16) -> int:
+    """Fewest samples that ``model.encode`` turns into at least one encoder frame
+    (the encoder's input layer subsamples: ESPnet's conv2d needs 7 feature frames).
+
+    Found by encoding silence of growing length (a handful of tiny forwards): below
+    their limits the STFT's reflection padding raises ``RuntimeError`` and ESPnet's
+    encoders ``TooShortUttError``.
+    """
+    frontend = getattr(model, "frontend", None)
+    step = getattr(frontend, "hop_length", None) or 64
+    error = None
+    with torch.no_grad():
+        for samples in range(step, limit + 1, step):
+            try:
+                _, lengths = model.encode(torch.zeros(1, samples), torch.tensor([samples]))
+            except (TooShortUttError, RuntimeError) as too_short:
+                error = too_short
+                continue
+            if int(lengths[0]) > 0:
+                return samples
+    raise ValueError(f"the model encodes no input of up to {limit} samples") from error
 
 
 def make_decoding(
@@ -74,7 +101,7 @@ def make_decoding(
         reverse_weight = getattr(model, "reverse_weight", 0.0)
     return Decoding(
         speech2text, list(dict.fromkeys(modes)), None, ctc_beam_size, rescoring_ctc_weight,
-        reverse_weight, chunk_size, num_left_chunks,
+        reverse_weight, chunk_size, num_left_chunks, min_decodable_samples(model),
     )  # fmt: skip
 
 
@@ -94,7 +121,24 @@ def decode_waves(
     decoding: Decoding, waves: List[torch.Tensor]
 ) -> Dict[str, Tuple[List[str], float]]:
     """Decode waveforms in every mode: per mode, the texts (in input order) and seconds
-    spent (the shared encoder pass counted in every mode that uses it)."""
+    spent (the shared encoder pass counted in every mode that uses it). Waveforms shorter
+    than ``decoding.min_samples`` get the empty text without being encoded."""
+    decodable = [i for i, wave in enumerate(waves) if len(wave) >= decoding.min_samples]
+    if len(decodable) == len(waves):
+        return _decode_decodable_waves(decoding, waves)
+    results = {mode: ([""] * len(waves), 0.0) for mode in decoding.modes}
+    if decodable:
+        decoded = _decode_decodable_waves(decoding, [waves[i] for i in decodable])
+        for mode, (texts, seconds) in decoded.items():
+            for index, text in zip(decodable, texts):
+                results[mode][0][index] = text
+            results[mode] = (results[mode][0], seconds)
+    return results
+
+
+def _decode_decodable_waves(
+    decoding: Decoding, waves: List[torch.Tensor]
+) -> Dict[str, Tuple[List[str], float]]:
     speech2text, results = decoding.speech2text, {}
     with torch.no_grad():
         if any(mode in ENCODER_MODES for mode in decoding.modes):

@@ -1,0 +1,42 @@
+"""Empty and too-short waveforms decode to the empty hypothesis; the rest of the batch as
+if decoded alone."""
+
+import pytest
+import torch
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
+from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+
+
+@pytest.fixture
+def decoding(experiment):
+    speech2text = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
+    speech2text.asr_model.eval()
+    return make_decoding(speech2text, ["ctc_greedy", "ctc_prefix_beam_search"])
+
+
+def test_min_samples_is_the_encoders_limit(decoding):
+    # hop 64, centred STFT: 1 + n // 64 frames; ESPnet's conv2d needs 7 frames.
+    assert decoding.min_samples == 384
+    model = decoding.speech2text.asr_model
+    with torch.no_grad(), pytest.raises(TooShortUttError):
+        model.encode(torch.zeros(1, 383), torch.tensor([383]))
+
+
+def test_short_waves_get_empty_text_and_the_rest_is_unchanged(decoding):
+    torch.manual_seed(0)
+    long_waves = [torch.randn(4000), torch.randn(2500)]
+    waves = [torch.zeros(0), long_waves[0], torch.randn(100), long_waves[1], torch.randn(383)]
+    results = decode_waves(decoding, waves)
+    alone = [decode_waves(decoding, [wave]) for wave in long_waves]
+    for mode in decoding.modes:
+        texts, seconds = results[mode]
+        assert texts[0] == texts[2] == texts[4] == ""
+        assert [texts[1], texts[3]] == [a[mode][0][0] for a in alone]
+        assert seconds > 0
+
+
+def test_a_batch_of_only_short_waves(decoding):
+    results = decode_waves(decoding, [torch.zeros(0), torch.randn(10)])
+    assert results == {mode: (["", ""], 0.0) for mode in decoding.modes}
