@@ -12,7 +12,6 @@ import soundfile
 import torch
 import yaml
 from conftest import TINY_CONFORMER, TINY_DECODER
-from gloo_ranks import free_port
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tiny_asr import LETTERS, SAMPLE_RATE, synthesize
 
@@ -102,9 +101,8 @@ def train_command(workdir: Path, config: Dict, exp: Path, world_size: int) -> Li
         args += [f"--{mode}_shape_file", str(workdir / "text_shape")]
     if world_size == 1:
         return [sys.executable, "-m", "espnet_omnirouter.bin.asr_train", *args]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     launcher += ["--nproc_per_node", str(world_size)]
-    launcher += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
     espnet_ddp = ["--multiprocessing_distributed", "false", "--dist_backend", "gloo"]
     return [*launcher, "-m", "espnet_omnirouter.bin.asr_train", *args, *espnet_ddp]
 
