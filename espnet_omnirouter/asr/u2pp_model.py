@@ -32,7 +32,7 @@ class U2ppASRModel(MoEESPnetASRModel):
     decoder; ``stats`` add ``loss_att_l2r`` and ``loss_att_r2l``.
 
     Args:
-        reverse_weight: Weight of the right-to-left loss, in [0, 1]; must be 0 unless
+        reverse_weight: Weight of the right-to-left loss, in [0, 1]; > 0 exactly when
             the decoder is a ``BiTransformerDecoder``.
         *args, **kwargs: ``ESPnetASRModel``'s arguments.
     """
@@ -41,6 +41,12 @@ class U2ppASRModel(MoEESPnetASRModel):
         if not isinstance(reverse_weight, (int, float)) or not 0.0 <= reverse_weight <= 1.0:
             raise ValueError(f"model_conf.reverse_weight={reverse_weight!r}: must be in [0, 1]")
         super().__init__(*args, **kwargs)
+        if reverse_weight == 0 and isinstance(self.decoder, BiTransformerDecoder):
+            raise ValueError(
+                "model_conf.reverse_weight=0 with decoder: bi_transformer would never train "
+                "the right-to-left decoder (and stops DDP training: its parameters get no "
+                "gradient); use decoder: moe_transformer, or reverse_weight > 0"
+            )
         if reverse_weight > 0 and self.decoder is not None:
             if not isinstance(self.decoder, BiTransformerDecoder):
                 raise ValueError(

@@ -93,8 +93,8 @@ def test_both_decoders_are_trained():
 
 
 def test_reverse_weight_zero_is_espnet_left_to_right_loss():
-    ours = build(reverse_weight=0.0).eval()
-    espnet = build(model="espnet").eval()
+    ours = build(decoder="moe_transformer", reverse_weight=0.0).eval()
+    espnet = build(model="espnet", decoder="moe_transformer").eval()
     assert type(espnet) is ESPnetASRModel
     espnet.load_state_dict(ours.state_dict())
     loss, stats, _ = ours(**batch())
@@ -103,7 +103,11 @@ def test_reverse_weight_zero_is_espnet_left_to_right_loss():
     torch.testing.assert_close(stats["loss_att"], espnet_stats["loss_att"])
     torch.testing.assert_close(stats["loss_att_l2r"], espnet_stats["loss_att"])
     assert "loss_att_r2l" not in stats
-    assert all(layer.last_routing is None for layer in ours.decoder.right_decoder.moe_layers)
+
+
+def test_an_untrained_right_to_left_decoder_is_refused():
+    with pytest.raises(ValueError, match="reverse_weight=0 with decoder: bi_transformer"):
+        build(reverse_weight=0.0)
 
 
 @pytest.mark.parametrize("reverse_weight", [-0.1, 1.5])

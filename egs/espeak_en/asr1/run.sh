@@ -155,6 +155,10 @@ if run_stage 4 "feature statistics -> ${stats_dir}"; then
 fi
 
 if run_stage 5 "training: ${models}"; then
+    # Several GPUs: ESPnet's DDP, one process per GPU (its default is DataParallel, which
+    # does not replicate the Omni-router's shared router).
+    ddp_args=()
+    [ "${ngpu}" -gt 1 ] && ddp_args=(--multiprocessing_distributed true)
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
@@ -166,7 +170,7 @@ if run_stage 5 "training: ${models}"; then
         mkdir -p "${model_dir}"
         # shellcheck disable=SC2086
         python -m espnet_omnirouter.bin.asr_train "${common_args[@]}" \
-            --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true \
+            --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true "${ddp_args[@]}" \
             --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
             --train_shape_file "${stats_dir}/train/speech_shape" \
             --train_shape_file "${stats_dir}/train/text_shape" \
