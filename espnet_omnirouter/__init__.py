@@ -2,11 +2,18 @@
 
 Importing this package registers its encoder, decoder and model classes into ESPnet's
 ASR task, so ESPnet configs can name them (``encoder: moe_conformer``, ``decoder:
-bi_transformer``, ``model: u2pp``, ...).
+bi_transformer``, ``model: u2pp``, ...). Without ESPnet installed (a deployment machine
+with only ``onnxruntime``, ``numpy``, ``soundfile`` and ``sentencepiece``) there is
+nothing to register into, and ``espnet_omnirouter.runtime`` works without torch.
 """
-
-from espnet_omnirouter.registration import register_asr_choices
 
 __version__ = "0.1.0"
 
-register_asr_choices()
+try:
+    import espnet2  # noqa: F401
+except ImportError:
+    pass
+else:
+    from espnet_omnirouter.registration import register_asr_choices
+
+    register_asr_choices()

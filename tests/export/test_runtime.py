@@ -134,24 +134,35 @@ def test_runtime_transcribes_speech_as_the_eager_decoder(exported, speech):
         assert actual == expected, (mode, options)
 
 
-TORCH_BLOCKER = """import sys
-for name in ("torch", "espnet", "espnet2", "espnet_omnirouter"):
-    sys.modules[name] = None  # any import of them raises ImportError
-"""
+# Runtime CLI per model: the installed package (only torch and ESPnet missing), and the
+# copy inside the export dir (the package itself missing too).
+RUNTIME_CLI = {
+    "omni": ("espnet_omnirouter.runtime.transcribe", ("torch", "espnet", "espnet2")),
+    "u2pp_moe": (
+        "omnirouter_runtime.transcribe",
+        ("torch", "espnet", "espnet2", "espnet_omnirouter"),
+    ),
+}
+
+
+def import_blocker(names) -> str:
+    """A sitecustomize.py making any import of ``names`` raise ImportError."""
+    return f"import sys\nfor name in {tuple(names)!r}:\n    sys.modules[name] = None\n"
 
 
 @pytest.mark.e2e
 def test_runtime_cli_runs_without_torch(exported, speech, tmp_path):
     model_type, speech2text, runtime = exported
-    if model_type not in ("omni", "u2pp_moe"):
+    if model_type not in RUNTIME_CLI:
         pytest.skip("one CTC and one U2++ model are enough for the CLI")
+    module, blocked_modules = RUNTIME_CLI[model_type]
     (tmp_path / "blocker").mkdir()
-    (tmp_path / "blocker" / "sitecustomize.py").write_text(TORCH_BLOCKER)
+    (tmp_path / "blocker" / "sitecustomize.py").write_text(import_blocker(blocked_modules))
     mode, options = runtime_cases(model_type)[-1]
     args = [f"--{name}={value}" for name, value in options.items()]
     jsonl = tmp_path / "out" / "result.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "omnirouter_runtime.transcribe", "--model", str(runtime.directory),
+        [sys.executable, "-m", module, "--model", str(runtime.directory),
          "--mode", mode, "--ctc_beam_size", "4", *args, "--output_jsonl", str(jsonl),
          str(speech), str(tmp_path / "missing.wav")],
         capture_output=True, text=True, cwd=tmp_path,
