@@ -34,6 +34,7 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
+from espnet_omnirouter.runtime.transcribe import unique_ids
 from espnet_omnirouter.utils.audio import AudioError, load_audio
 from espnet_omnirouter.utils.files import write_text_atomically
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
@@ -41,16 +42,6 @@ from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
-
-
-def unique_ids(paths: List[Path]) -> List[str]:
-    """File names without extension, numbered where two files share one."""
-    ids, seen = [], {}
-    for path in paths:
-        stem = path.stem
-        seen[stem] = seen.get(stem, 0) + 1
-        ids.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return ids
 
 
 def main(argv: Optional[List[str]] = None) -> int:

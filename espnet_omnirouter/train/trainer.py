@@ -4,11 +4,11 @@ import logging
 
 from espnet2.train.trainer import Trainer
 
+from espnet_omnirouter.train.checkpoints import atomic_torch_save
 from espnet_omnirouter.train.non_finite import (
     counting_skipped_steps,
     finite_batchnorm_statistics,
 )
-from espnet_omnirouter.utils.files import atomic_torch_save
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The default recipe: sentence split, and a tiny run of every stage of run.sh."""
+"""The default recipe: sentence split, and a tiny run of every stage of run.sh (stage 11,
+ONNX export, has its own test: tests/export/test_recipe_export_stage.py)."""
 
 import importlib.util
 import json
@@ -71,6 +72,8 @@ def test_tiny_run_through_every_stage(tmp_path):
         "dense omni u2pp_moe",  # switch runs exactly omni's code path here
         "--streaming_chunk_size",
         "4",
+        "--stop_stage",
+        "10",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

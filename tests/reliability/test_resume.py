@@ -9,7 +9,7 @@ import pytest
 import tiny_asr
 import torch
 
-from espnet_omnirouter.utils.files import atomic_torch_save, torch_save_atomically
+from espnet_omnirouter.train.checkpoints import atomic_torch_save, torch_save_atomically
 
 KILLER = Path(__file__).with_name("kill_at_forward.py")
 UPDATES = {"max_epoch": 3}  # 10 utterances, batch 5: 2 training steps per epoch
