@@ -19,14 +19,17 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import espnet_omnirouter  # noqa: F401
-from espnet_omnirouter.scoring.results_table import ModelResult, comparison_lines, wer_table
-from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.scoring.results_table import (
+    MODEL_PAIRS,
+    ModelResult,
+    comparison_lines,
+    load_result,
+    wer_table,
+)
 from espnet_omnirouter.utils.files import write_text_atomically
-from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 MODE_DESCRIPTIONS = {
     "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
@@ -36,13 +39,6 @@ MODE_DESCRIPTIONS = {
     "beam": "ESPnet beam search",
     "streaming": "audio fed chunk by chunk, CTC prefix beam search, attention rescoring",
 }
-# (system, baseline) pairs compared with bootstrap confidence intervals.
-MODEL_PAIRS = [
-    ("omni", "dense"),
-    ("omni", "switch"),
-    ("switch", "dense"),
-    ("u2pp_moe", "u2pp_dense"),
-]
 
 
 def describe_mode(mode: str) -> str:
@@ -53,32 +49,6 @@ def describe_mode(mode: str) -> str:
     if context and context[0].startswith("chunk"):
         description += f"; attention chunks of {context[0][5:]} encoder frames"
     return description
-
-
-def load_result(
-    exp_dir: Path, data_dir: Path, model: str, test_sets: List[str], mode: str
-) -> Optional[ModelResult]:
-    """Scores of one model decoded in one mode (None if it was not decoded that way)."""
-    model_dir = exp_dir / f"asr_{model}"
-    per_set, rtfs = {}, []
-    for name in test_sets:
-        hypotheses = model_dir / "decode" / mode / name / "text"
-        if not hypotheses.is_file():
-            return None
-        per_set[name] = score(
-            read_kaldi_text(data_dir / name / "text"), read_kaldi_text(hypotheses)
-        )
-        rtf_file = hypotheses.with_name("rtf")
-        if rtf_file.is_file():
-            rtfs.append(float(rtf_file.read_text()))
-    count = count_parameters(build_model_from_config(model_dir / "config.yaml", 0, None))
-    return ModelResult(
-        name=model,
-        total_params=format_count(count.total),
-        active_params=format_count(count.active),
-        per_set=per_set,
-        rtf=sum(rtfs) / len(rtfs) if rtfs else None,
-    )
 
 
 def machine_description() -> str:
@@ -121,7 +91,7 @@ def main() -> None:
     results_by_mode = {}
     for mode in args.decode_modes:
         results = [
-            load_result(args.exp_dir, args.data_dir, model, args.test_sets, mode)
+            load_result(args.exp_dir / f"asr_{model}", args.data_dir, args.test_sets, mode, model)
             for model in args.models
         ]
         if any(results):

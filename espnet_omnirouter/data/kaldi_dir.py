@@ -8,6 +8,7 @@ from typing import Dict, Iterable, List, Optional
 
 from espnet_omnirouter.data.validation import (
     InputDataError,
+    Table,
     check_same_ids,
     group_by_speaker,
     raise_for_problems,
@@ -59,11 +60,13 @@ def validate_data_dir(
 ) -> int:
     """Check a data dir; return its number of utterances or raise ``DataDirError``.
 
-    Checks: the four files exist, are UTF-8, sorted, with unique ids; wav.scp, text and
-    utt2spk cover the same utterances; spk2utt is utt2spk inverted; no transcript is
+    Checks: the four files exist, are UTF-8, sorted, with unique ids; wav.scp (or, with a
+    ``segments`` file, the segments, each in a recording of wav.scp), text and utt2spk
+    cover the same utterances; spk2utt is utt2spk inverted; no transcript is
     empty; and (``check_audio``) every audio file exists, is readable, non-empty (unless
     ``empty_audio_ok``: decoders give empty audio the empty hypothesis) and (given
-    ``sample_rate``) at that rate. Every problem is listed with file, line and id.
+    ``sample_rate``) at that rate (``cmd |`` entries are not run). Every problem is listed
+    with file, line and id.
     """
     directory = Path(directory)
     problems: List[str] = []
@@ -76,20 +79,43 @@ def validate_data_dir(
             ("spk2utt", "utterance list"),
         )
     )
-    check_same_ids([wav, text, utt2spk], problems)
+    utterances = wav
+    if (directory / "segments").exists():
+        utterances = read_table(directory / "segments", problems, "segment", require_sorted=True)
+        check_segments(utterances, wav, problems)
+    check_same_ids([utterances, text, utt2spk], problems)
     if group_by_speaker(utt2spk.entries) != {
         spk: sorted(ids.split()) for spk, ids in spk2utt.entries.items()
     }:
         problems.append(f"{directory}: spk2utt is not the inverse of utt2spk")
     if check_audio:
-        check_audio_table(wav, problems, sample_rate, empty_audio_ok)
-    if not wav.entries and not problems:
+        files = Table(wav.path, *(
+            {key: table[key] for key in table if not wav.entries[key].endswith("|")}
+            for table in (wav.entries, wav.lines)
+        ))  # fmt: skip
+        check_audio_table(files, problems, sample_rate, empty_audio_ok)
+    if not utterances.entries and not problems:
         problems.append(f"{directory}: no utterances")
     try:
         raise_for_problems(problems, f"invalid data dir {directory}")
     except InputDataError as error:
         raise DataDirError(str(error)) from None
-    return len(wav.entries)
+    return len(utterances.entries)
+
+
+def check_segments(segments: Table, wav: Table, problems: List[str]) -> None:
+    """Each ``utt recording start end`` line names a recording of wav.scp, 0 <= start < end."""
+    for utt, value in segments.entries.items():
+        fields = value.split()
+        try:
+            recording, start, end = fields[0], float(fields[1]), float(fields[2])
+        except (IndexError, ValueError):
+            problems.append(f"{segments.where(utt)}: expected 'recording start end'")
+            continue
+        if recording not in wav.entries:
+            problems.append(f"{segments.where(utt)}: recording {recording} not in {wav.path}")
+        if not 0 <= start < end:
+            problems.append(f"{segments.where(utt)}: segment {start}-{end} s is empty")
 
 
 def read_wav_scp(directory: Path) -> Dict[str, str]:

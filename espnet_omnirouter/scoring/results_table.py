@@ -1,10 +1,19 @@
 """Markdown results table: WER per test set and average, per model, with CIs."""
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_omnirouter.scoring.bootstrap import average_wer, relative_change_interval
-from espnet_omnirouter.scoring.wer import UtteranceErrors
+from espnet_omnirouter.scoring.wer import UtteranceErrors, normalize_text, read_kaldi_text, score
+
+# (system, baseline) pairs compared with bootstrap confidence intervals.
+MODEL_PAIRS = [
+    ("omni", "dense"),
+    ("omni", "switch"),
+    ("switch", "dense"),
+    ("u2pp_moe", "u2pp_dense"),
+]
 
 
 @dataclass
@@ -18,9 +27,50 @@ class ModelResult:
     rtf: Optional[float] = None
 
 
-def wer_table(results: Sequence[ModelResult], test_sets: Sequence[str]) -> str:
-    """Rows: models; columns: parameters, each test set's WER, the average, RTF."""
-    header = ["model", "params (total / active)", *test_sets, "**average**", "decode RTF"]
+def load_result(
+    model_dir: Path,
+    data_dir: Path,
+    test_sets: Sequence[str],
+    mode: str,
+    name: str,
+    decode_dir: str = "decode",
+    normalize: Callable[[str], str] = normalize_text,
+) -> Optional[ModelResult]:
+    """Scores of the model of ``model_dir`` decoded in ``mode``: references
+    ``<data_dir>/<set>/text``, hypotheses ``<model_dir>/<decode_dir>/<mode>/<set>/text``
+    (and ``rtf``), parameters from ``<model_dir>/config.yaml``. None if a set is missing."""
+    from espnet_omnirouter.utils.model_config import build_model_from_config
+    from espnet_omnirouter.utils.parameters import count_parameters, format_count
+
+    per_set, rtfs = {}, []
+    for test_set in test_sets:
+        hypotheses = Path(model_dir) / decode_dir / mode / test_set / "text"
+        if not hypotheses.is_file():
+            return None
+        references = read_kaldi_text(Path(data_dir) / test_set / "text")
+        per_set[test_set] = score(references, read_kaldi_text(hypotheses), normalize)
+        rtf_file = hypotheses.with_name("rtf")
+        if rtf_file.is_file():
+            rtfs.append(float(rtf_file.read_text()))
+    count = count_parameters(build_model_from_config(Path(model_dir) / "config.yaml", 0, None))
+    return ModelResult(
+        name=name,
+        total_params=format_count(count.total),
+        active_params=format_count(count.active),
+        per_set=per_set,
+        rtf=sum(rtfs) / len(rtfs) if rtfs else None,
+    )
+
+
+def wer_table(
+    results: Sequence[ModelResult],
+    test_sets: Sequence[str],
+    titles: Optional[Dict[str, str]] = None,
+) -> str:
+    """Rows: models; columns: parameters, each test set's WER (headed by its ``titles``
+    entry, else its name), the average, RTF."""
+    columns = [(titles or {}).get(name, name) for name in test_sets]
+    header = ["model", "params (total / active)", *columns, "**average**", "decode RTF"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|",

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import jiwer
 import numpy as np
@@ -44,16 +44,21 @@ class UtteranceErrors:
         return 100.0 * float(self.errors.sum()) / max(float(self.ref_words.sum()), 1.0)
 
 
-def score(references: Dict[str, str], hypotheses: Dict[str, str]) -> UtteranceErrors:
-    """Word errors (substitutions + deletions + insertions) of every reference utterance.
+def score(
+    references: Dict[str, str],
+    hypotheses: Dict[str, str],
+    normalize: Callable[[str], str] = normalize_text,
+) -> UtteranceErrors:
+    """Word errors (substitutions + deletions + insertions) of every reference utterance,
+    both sides normalised by ``normalize``.
 
     An utterance missing from the hypotheses counts as an empty hypothesis.
     """
     utt_ids = sorted(references)
     errors, ref_words = [], []
     for utt in utt_ids:
-        reference = normalize_text(references[utt])
-        hypothesis = normalize_text(hypotheses.get(utt, ""))
+        reference = normalize(references[utt])
+        hypothesis = normalize(hypotheses.get(utt, ""))
         words = len(reference.split())
         if not reference:
             errors.append(len(hypothesis.split()))

@@ -30,6 +30,12 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
         samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioError(f"cannot read audio from {path}: {error}") from error
+    return mono_at_rate(samples, file_rate, sample_rate)
+
+
+def mono_at_rate(samples: np.ndarray, file_rate: int, sample_rate: int) -> np.ndarray:
+    """(#samples, #channels) audio at ``file_rate`` -> float32 mono at ``sample_rate``
+    (channels averaged, other rates converted with a polyphase filter)."""
     mono = samples.mean(axis=1)
     if file_rate != sample_rate:
         divisor = gcd(file_rate, sample_rate)

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# ood_benchmarks: score trained models on the Omni-router paper's 10 out-of-domain
+# benchmarks (AMI-IHM, CHiME-6, CommonVoice, FLEURS, Callhome, Switchboard, LibriSpeech
+# test-clean/test-other, WSJ nov92, TED-LIUM, VoxPopuli) by per-benchmark and average WER.
+#
+#   ./run.sh --models "/path/to/egs/librispeech/asr1/exp/asr_dense /path/.../asr_omni" \
+#       --librispeech_root /data/librispeech --tedlium_root /data/TEDLIUM_release-3 ...
+#   ./run.sh --models "..." --test_sets "/data/my_set"   # your own Kaldi data dirs too
+#
+# One --<corpus>_root per corpus, pointing at it as its publisher distributes it
+# (`python -m espnet_omnirouter.bin.prepare_benchmarks --help` says what to obtain); the
+# benchmarks of corpora not given are skipped with a message. --models are experiment dirs
+# (config.yaml + --model_file); their configs may name files relative to their recipe dir
+# (ESPnet's convention), so each model is decoded from there.
+#
+# Stages (logs under ${exp_dir}/):
+#   1 prepare: Kaldi dirs of the benchmarks of every corpus given -> ${data_dir}/raw
+#   2 format:  per-utterance 16 kHz mono audio -> ${data_dir}/<benchmark> (also --test_sets)
+#   3 decode:  every model on every benchmark (bin/decode): CTC models with --decode_mode,
+#              U2++ models (u2pp_conformer encoder) with --u2pp_decode_mode
+#   4 score:   ${results_file}: WER per benchmark and average, models compared with bootstrap
+#              confidence intervals (Whisper's English text normaliser on both sides)
+set -euo pipefail
+cd "$(dirname "$0")"
+invocation="./run.sh $*"
+
+stage=1
+stop_stage=4
+nj=2                     # parallel jobs for preparation, formatting and decoding
+models=""                # experiment dirs to score
+model_file=valid.loss.ave.pth
+test_sets=""             # extra Kaldi data dirs (scored under their dir name)
+decode_mode=ctc_greedy   # CTC models; no LM (a word LM would be tied to one domain)
+u2pp_decode_mode=attention_rescoring
+decode_args=""           # extra bin/decode options
+sample_rate=16000
+data_dir=data
+exp_dir=exp
+results_file=RESULTS.md
+ami_root=""
+chime6_root=""
+commonvoice_root=""
+fleurs_root=""
+eval2000_root=""
+librispeech_root=""
+wsj_root=""
+tedlium_root=""
+voxpopuli_root=""
+corpus_keys="ami chime6 commonvoice fleurs eval2000 librispeech wsj tedlium voxpopuli"
+_option_names="stage stop_stage nj models model_file test_sets decode_mode u2pp_decode_mode
+decode_args sample_rate data_dir exp_dir results_file $(printf '%s_root ' ${corpus_keys})"
+. local/parse_options.sh
+. ./path.sh
+
+[ -n "${models}" ] || [ "${stop_stage}" -lt 3 ] || { echo "$0: --models is required" >&2; exit 1; }
+for model in ${models}; do
+    [ -f "${model}/config.yaml" ] && [ -f "${model}/${model_file}" ] \
+        || { echo "$0: ${model}: no config.yaml or ${model_file}" >&2; exit 1; }
+done
+mkdir -p "${exp_dir}"
+echo "${invocation}" > "${exp_dir}/run_command.txt"
+run_stage() {  # run_stage N NAME: whether stage N runs
+    if [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; then
+        echo "=== stage $1: $2 ($(date '+%H:%M:%S'))"
+        return 0
+    fi
+    return 1
+}
+benchmarks() {  # the benchmarks prepared (stage 1) and the extra test sets, in table order
+    local name
+    python -m espnet_omnirouter.bin.prepare_benchmarks --list | cut -f1 | while read -r name; do
+        if [ -d "${data_dir}/raw/${name}" ]; then echo "${name}"; fi
+    done
+    for name in ${test_sets}; do basename "${name}"; done
+}
+
+if run_stage 1 "prepare the benchmarks of the corpora given"; then
+    roots=()
+    for key in ${corpus_keys}; do
+        root_var="${key}_root"
+        [ -n "${!root_var}" ] && roots+=("--${key}_root" "${!root_var}")
+    done
+    [ "${#roots[@]}" -gt 0 ] || [ -n "${test_sets}" ] \
+        || { echo "$0: give at least one --<corpus>_root or --test_sets" >&2; exit 1; }
+    if [ "${#roots[@]}" -gt 0 ]; then
+        python -m espnet_omnirouter.bin.prepare_benchmarks --output_dir "${data_dir}/raw" \
+            --num_jobs "${nj}" "${roots[@]}"
+    fi
+fi
+
+if run_stage 2 "format (${sample_rate} Hz, one file per utterance)"; then
+    for name in $(benchmarks); do
+        source_dir="${data_dir}/raw/${name}"
+        for extra in ${test_sets}; do [ "$(basename "${extra}")" = "${name}" ] && source_dir="${extra}"; done
+        python -m espnet_omnirouter.bin.format_data_dir "${source_dir}" "${data_dir}/${name}" \
+            --sample_rate "${sample_rate}" --nj "${nj}"
+    done
+fi
+
+mode_of() { grep -q "^encoder: *u2pp_conformer" "$1/config.yaml" && echo "${u2pp_decode_mode}" || echo "${decode_mode}"; }
+
+if run_stage 3 "decode ${models}"; then
+    data_abs="$(cd "${data_dir}" && pwd)"
+    sets=()
+    for name in $(benchmarks); do sets+=("${data_abs}/${name}"); done
+    for model in ${models}; do
+        model_abs="$(cd "${model}" && pwd)"
+        log="${model_abs}/decode_ood.log"
+        echo "decoding ${model} ($(mode_of "${model}")): log ${log}"
+        # shellcheck disable=SC2086
+        (cd "${model_abs}/../.." && python -m espnet_omnirouter.bin.decode "${sets[@]}" \
+            --asr_train_config "${model_abs}/config.yaml" \
+            --asr_model_file "${model_abs}/${model_file}" \
+            --output_dir "${model_abs}/decode_ood" --modes "$(mode_of "${model}")" \
+            --nj "${nj}" ${decode_args}) 2>> "${log}" \
+            || { echo "decoding ${model} failed: see ${log}" >&2; exit 1; }
+    done
+fi
+
+if run_stage 4 "score -> ${results_file}"; then
+    specs=()
+    for model in ${models}; do specs+=(--model "${model}:$(mode_of "${model}")"); done
+    # shellcheck disable=SC2046
+    python -m espnet_omnirouter.bin.score_benchmarks --data_dir "${data_dir}" \
+        --benchmarks $(benchmarks) "${specs[@]}" --output "${results_file}"
+fi
