@@ -9,8 +9,8 @@ sides, it:
       and the hesitations hmm, mm, mhm, mmm, uh, um;
     - spells numbers, currencies and ordinals as digits ("twenty one" -> "21",
       "two pounds" -> "£2");
-    - standardises contractions and titles ("won't" -> "will not", "mr." -> "mister") and
-      British to American spelling ("colour" -> "color").
+    - standardises contractions and titles ("won't" -> "will not", "mr." -> "mister"; "'s"
+      becomes "is", possessives too) and British to American spelling ("colour" -> "color").
 Before it, LDC's curly-brace annotations (``{breath}``, WSJ/Switchboard) are removed too.
 """
 

@@ -73,3 +73,25 @@ def test_read_wav_scp_checks_the_dir_but_not_the_audio(tmp_path):
     (tmp_path / "set" / "utt2spk").write_text("spk0-utt0 spk0\n")
     with pytest.raises(DataDirError, match="wav.scp:2: spk0-utt2: not in .*utt2spk"):
         read_wav_scp(tmp_path / "set")
+
+
+def test_segments_name_recordings_of_wav_scp(tmp_path):
+    target = tmp_path / "set"
+    target.mkdir()
+    files = {
+        "wav.scp": "rec1 sox x.wav -t wav - remix 1 |\n",
+        "segments": "u1 rec1 0.0 1.5\nu2 rec2 1.0 2.0\nu3 rec1 3.0 3.0\n",
+        "text": "u1 a\nu2 b\nu3 c\n",
+        "utt2spk": "u1 s\nu2 s\nu3 s\n",
+        "spk2utt": "s u1 u2 u3\n",
+    }
+    for name, text in files.items():
+        (target / name).write_text(text)
+    with pytest.raises(DataDirError) as error:
+        validate_data_dir(target)  # the pipe is not run
+    message = str(error.value)
+    assert "segments:2: u2: recording rec2 not in" in message
+    assert "segments:3: u3: segment 3.0-3.0 s is empty" in message
+    assert "2 problem(s)" in message
+    (target / "segments").write_text("u1 rec1 0.0 1.5\nu2 rec1 1.0 2.0\nu3 rec1 3.0 3.5\n")
+    assert validate_data_dir(target) == 3
