@@ -121,10 +121,10 @@ CORPUS = Corpus(
     title="FLEURS (en_us)",
     obtain=(
         "FLEURS, US English (Google, CC BY 4.0): the Hugging Face Hub dataset google/fleurs "
-        "(https://huggingface.co/datasets/google/fleurs), e.g. `huggingface-cli download "
-        "google/fleurs --repo-type dataset --include 'data/en_us/*' --local-dir DIR`; pass "
-        "DIR (data/en_us/test.tsv and data/en_us/audio/test.tar.gz are read, the wavs "
-        "unpacked under the recipe's data dir). The directory lhotse's download_fleurs "
+        "(https://huggingface.co/datasets/google/fleurs): `huggingface-cli download "
+        "google/fleurs data/en_us/test.tsv data/en_us/audio/test.tar.gz --repo-type dataset "
+        "--local-dir DIR`; pass DIR (the test wavs are unpacked under the recipe's data "
+        "dir, output_dir/manifests/fleurs). The directory lhotse's download_fleurs "
         "writes (en_us/, metadata/en_us/, all three splits) works too."
     ),
     benchmarks=((BENCHMARK, "FLEURS"),),
