@@ -1,5 +1,5 @@
-"""CTC decoding in numpy: best path and prefix beam search (the runtime's copies of
-``espnet_omnirouter.asr.decoding``'s, which work on torch tensors; tested equal)."""
+"""CTC decoding in numpy: best path and prefix beam search (the eager decoders'
+``asr/decoding/ctc_prefix_beam_search.py`` runs this one on torch tensors' values)."""
 
 import heapq
 import math
