@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# LibriSpeech Kaldi data dirs: the training set, dev (dev-clean + dev-other, validation) and
+# the test sets, read with lhotse (local/prepare_data.py -> <data_dir>/raw/<set>), then
+# formatted for training (bin/format_data_dir: 16 kHz mono, LibriSpeech's flac named in place).
+# A set already formatted is kept (delete <data_dir>/<set> to redo it).
+# Usage: local/data.sh --data_root DIR [--train_set 100|960] [--data_dir data] [--nj 4]
+set -euo pipefail
+data_root=""
+train_set=100
+data_dir=data
+nj=4
+_option_names="data_root train_set data_dir nj"
+. "$(dirname "$0")/parse_options.sh"
+[ -n "${data_root}" ] || { echo "$0: --data_root (the directory holding LibriSpeech/) is required" >&2; exit 1; }
+case "${train_set}" in
+    100) train_name=train_clean_100 ;;
+    960) train_name=train_960 ;;
+    *) echo "$0: --train_set must be 100 or 960, not '${train_set}'" >&2; exit 1 ;;
+esac
+sets=()
+for name in "${train_name}" dev dev_clean dev_other test_clean test_other; do
+    if [ -f "${data_dir}/${name}/wav.scp" ]; then
+        echo "${data_dir}/${name}: already prepared, kept"
+    else
+        sets+=("${name}")
+    fi
+done
+[ "${#sets[@]}" -gt 0 ] || exit 0
+python "$(dirname "$0")/prepare_data.py" --data_root "${data_root}" --output_dir "${data_dir}/raw" \
+    --nj "${nj}" "${sets[@]}"
+for name in "${sets[@]}"; do
+    python -m espnet_omnirouter.bin.format_data_dir "${data_dir}/raw/${name}" "${data_dir}/${name}" \
+        --sample_rate 16000 --nj "${nj}"
+done
