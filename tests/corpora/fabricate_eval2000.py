@@ -31,10 +31,10 @@ CONVERSATIONS = {
 }
 
 
-def write_sphere(path: Path, audio: np.ndarray, coding: str = "") -> None:
+def write_sphere(path: Path, audio: np.ndarray, coding: str = "", rate: int = RATE) -> None:
     """16-bit PCM NIST sphere; ``coding`` replaces the header's ``sample_coding`` (to
     fabricate the header of a shorten-compressed file)."""
-    soundfile.write(path, audio, RATE, format="NIST", subtype="PCM_16")
+    soundfile.write(path, audio, rate, format="NIST", subtype="PCM_16")
     if coding:
         data = path.read_bytes()
         fields = data[:1024].decode("latin-1").split("end_head")[0]
