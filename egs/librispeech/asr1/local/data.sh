@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LibriSpeech Kaldi data dirs: the training set, dev (dev-clean + dev-other, validation) and
-# the test sets, read with lhotse (local/prepare_data.py -> <data_dir>/raw/<set>), then
-# formatted for training (bin/format_data_dir: 16 kHz mono, LibriSpeech's flac named in place).
+# the test sets, read with lhotse (-> <data_dir>/raw/<set>), then formatted for training
+# (-> <data_dir>/<set>: 16 kHz mono, LibriSpeech's flac named in place); local/prepare_data.py.
 # A set already formatted is kept (delete <data_dir>/<set> to redo it).
 # Usage: local/data.sh --data_root DIR [--train_set 100|960] [--data_dir data] [--nj 4]
 set -euo pipefail
@@ -26,9 +26,5 @@ for name in "${train_name}" dev dev_clean dev_other test_clean test_other; do
     fi
 done
 [ "${#sets[@]}" -gt 0 ] || exit 0
-python "$(dirname "$0")/prepare_data.py" --data_root "${data_root}" --output_dir "${data_dir}/raw" \
+python "$(dirname "$0")/prepare_data.py" --data_root "${data_root}" --data_dir "${data_dir}" \
     --nj "${nj}" "${sets[@]}"
-for name in "${sets[@]}"; do
-    python -m espnet_omnirouter.bin.format_data_dir "${data_dir}/raw/${name}" "${data_dir}/${name}" \
-        --sample_rate 16000 --nj "${nj}"
-done
