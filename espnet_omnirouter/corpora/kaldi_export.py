@@ -63,6 +63,8 @@ def write_kaldi_dir(
         record_id = kaldi_id(recording.id if num_channels == 1 else f"{recording.id}_ch{channel}")
         entries[record_id] = _audio_entry(recording.sources[0].source, channel, num_channels)
         utt = kaldi_id(sup.id)
+        if utt in texts:
+            raise DataDirError(f"{output_dir}: two supervisions have the id {utt}")
         texts[utt] = text
         speakers[utt] = kaldi_id(sup.speaker or record_id)
         segments.append((utt, record_id, sup.start, sup.end))

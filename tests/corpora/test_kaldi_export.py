@@ -2,11 +2,13 @@
 segments where utterances are parts of recordings."""
 
 import numpy as np
+import pytest
 import soundfile
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
 from espnet_omnirouter.corpora.kaldi_export import write_kaldi_dir
 from espnet_omnirouter.data.format_data_dir import read_recording
+from espnet_omnirouter.data.kaldi_dir import DataDirError
 
 
 def test_whole_files_stay_plain_paths(tmp_path):
@@ -48,3 +50,18 @@ def test_channels_and_segments(tmp_path):
     assert rate == 8000 and samples.shape == (24000, 1)
     assert np.allclose(samples, -0.5, atol=1e-3)
     assert (out / "spk2utt").read_text() == "A s-a\nB s-b\n"
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    soundfile.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    recording = Recording.from_file(tmp_path / "a.wav", recording_id="a")
+    supervisions = [
+        SupervisionSegment("u 1", "a", 0.0, 0.5, text="one"),
+        SupervisionSegment("u_1", "a", 0.5, 0.5, text="two"),  # the same Kaldi id
+    ]
+    with pytest.raises(DataDirError, match="two supervisions have the id u_1"):
+        write_kaldi_dir(
+            RecordingSet.from_recordings([recording]),
+            SupervisionSet.from_segments(supervisions),
+            tmp_path / "out",
+        )
