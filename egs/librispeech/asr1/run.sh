@@ -48,7 +48,7 @@ decode_modes="attention_rescoring ctc_greedy"  # bin/decode modes, the first one
 chunk_size=16         # U2++ models are also decoded with attention chunks of this many frames
 decode_args=""        # extra bin/decode options, e.g. "--ctc_beam_size 20"
 test_sets="test_clean test_other dev_clean dev_other"
-ood_args=""           # extra egs/ood_benchmarks/asr1/run.sh options: --<corpus>_root DIR ...
+ood_args=""           # extra egs/ood_benchmarks/asr1/run.sh options: --<corpus>_root /abs/dir ...
 data_dir=data
 exp_dir=exp
 results_file=RESULTS.md
@@ -75,7 +75,8 @@ for model in ${models}; do
     [ -f "$(config_of "${model}")" ] || { echo "$0: no config $(config_of "${model}")" >&2; exit 1; }
 done
 needs_data_root() {
-    [ -d "${data_root}" ] || { echo "$0: stage $1 needs --data_root (the directory holding LibriSpeech/)" >&2; exit 1; }
+    [ -n "${data_root}" ] || { echo "$0: stage $1 needs --data_root (the directory holding LibriSpeech/)" >&2; exit 1; }
+    [ -d "${data_root}" ] || { echo "$0: --data_root ${data_root}: no such directory" >&2; exit 1; }
 }
 
 token_dir="${data_dir}/token_list/bpe_unigram${nbpe}"
