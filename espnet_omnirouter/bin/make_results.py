@@ -35,7 +35,7 @@ MODE_DESCRIPTIONS = {
     "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
     "ctc_greedy": "CTC greedy search, no LM",
     "ctc_prefix_beam_search": "CTC prefix beam search, no LM",
-    "attention_rescoring": "CTC prefix beam n-best rescored by both attention decoders",
+    "attention_rescoring": "CTC prefix beam n-best rescored by the attention decoder(s)",
     "beam": "ESPnet beam search",
     "streaming": "audio fed chunk by chunk, CTC prefix beam search, attention rescoring",
 }

@@ -89,7 +89,6 @@ def format_data_dir(
             recording, start, end = value.split()[:3]
             segments[utt] = (recording, float(start), float(end))
     audio_dir = Path(audio_dir or target.with_name(target.name + "_audio"))
-    audio_dir.mkdir(parents=True, exist_ok=True)
     by_recording: Dict[str, List[Tuple[str, float, Optional[float]]]] = {}
     paths: Dict[str, str] = {}
     for utt, (recording, start, end) in sorted(segments.items()):
@@ -99,6 +98,7 @@ def format_data_dir(
             by_recording.setdefault(recording, []).append((utt, start, end))
     jobs = [(wav[rec], cuts, audio_dir, sample_rate) for rec, cuts in sorted(by_recording.items())]
     if jobs:
+        audio_dir.mkdir(parents=True, exist_ok=True)
         print(
             f"[format] {source.name}: {len(jobs)} recordings to cut/convert, "
             f"{len(paths)} utterances kept in place",

@@ -45,6 +45,7 @@ def test_channels_segments_and_rates(tmp_path):
     format_data_dir(whole, tmp_path / "whole_formatted", sample_rate=16000)
     kept = read_table(tmp_path / "whole_formatted" / "wav.scp", []).entries
     assert kept == {"c": f"{tmp_path}/mono16k.flac"}  # already right: referenced in place
+    assert not (tmp_path / "whole_formatted_audio").exists()
 
 
 def test_failures_name_the_entry(tmp_path):
