@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint (ruff), then pytest, end-to-end runs included.
-# Sets up everything it needs on first use (venv ~5 min, Debian packages); then ~10 minutes.
+# Sets up everything it needs on first use (venv ~5 min, Debian packages); then ~17 minutes.
 # Extra arguments go to pytest, e.g. `bash tools/run_tests.sh -m "not e2e"`.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

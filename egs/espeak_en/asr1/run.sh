@@ -65,16 +65,8 @@ figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utt
 . local/parse_options.sh
 . ./path.sh
 
-if [ -n "${asr_config}" ]; then
-    [ -f "${asr_config}" ] || { echo "$0: --asr_config ${asr_config} not found" >&2; exit 1; }
-    tag="${tag:-$(basename "${asr_config}" .yaml)}"
-    tag="${tag#train_}"
-    models="${tag}"
-fi
-config_of() { if [ -n "${asr_config}" ]; then echo "${asr_config}"; else echo "${conf_dir}/train_$1.yaml"; fi; }
-for model in ${models}; do
-    [ -f "$(config_of "${model}")" ] || { echo "$0: no config $(config_of "${model}")" >&2; exit 1; }
-done
+. ../../TEMPLATE/asr1/asr_stages.sh  # run_stage, train_tokenizer, train_models, ...
+resolve_models
 
 token_dir="${data_dir}/token_list/bpe_unigram${vocab_size}"
 lm_dir="${exp_dir}/lm_word${lm_order}gram"
@@ -82,15 +74,6 @@ stats_dir="${exp_dir}/asr_stats"
 mkdir -p "${exp_dir}"
 [ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
 echo "${invocation}" > "${exp_dir}/run_command.txt"
-run_stage() {  # run_stage N NAME: whether stage N runs; logs and times it
-    if [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; then
-        echo "=== stage $1: $2 ($(date '+%H:%M:%S'))"
-        return 0
-    fi
-    return 1
-}
-stage_done() { printf '%s\t%s\t%s\n' "$1" "$2" "$((SECONDS - $3))" >> "${exp_dir}/stage_times.tsv"; }
-espnet() { python -m espnet_omnirouter.bin.espnet "$@"; }
 
 if run_stage 1 "data"; then
     start=${SECONDS}
@@ -101,22 +84,7 @@ fi
 
 if run_stage 2 "tokenizer -> ${token_dir}"; then
     start=${SECONDS}
-    tmp_dir="${token_dir}.tmp"  # built aside, renamed when complete
-    rm -rf "${token_dir}" "${tmp_dir}" && mkdir -p "${tmp_dir}"
-    cut -d' ' -f2- "${data_dir}/train/text" > "${tmp_dir}/train_text"
-    python -c 'import sys, sentencepiece; sentencepiece.SentencePieceTrainer.train(sys.argv[1])' \
-        "--input=${tmp_dir}/train_text --vocab_size=${vocab_size} --model_type=unigram \
-        --model_prefix=${tmp_dir}/bpe --character_coverage=1.0 --hard_vocab_limit=false" \
-        > "${tmp_dir}/spm_train.log" 2>&1 \
-        || { echo "sentencepiece failed: see ${tmp_dir}/spm_train.log" >&2; exit 1; }
-    espnet espnet2.bin.tokenize_text --token_type bpe --bpemodel "${tmp_dir}/bpe.model" \
-        --input "${data_dir}/train/text" --output "${tmp_dir}/tokens.txt" --field 2- \
-        --cleaner none --g2p none --write_vocabulary true \
-        --add_symbol '<blank>:0' --add_symbol '<unk>:1' --add_symbol '<sos/eos>:-1' \
-        2> "${tmp_dir}/tokenize_text.log" \
-        || { echo "tokenize_text failed: see ${tmp_dir}/tokenize_text.log" >&2; exit 1; }
-    mv "${tmp_dir}" "${token_dir}"
-    echo "token list: ${token_dir}/tokens.txt ($(wc -l < "${token_dir}/tokens.txt") tokens)"
+    train_tokenizer "${data_dir}/train/text" "${vocab_size}" "${token_dir}"
     stage_done 2 tokenizer "${start}"
 fi
 
@@ -132,67 +100,17 @@ if run_stage 3 "lexicon and word ${lm_order}-gram LM -> ${lm_dir}"; then
     stage_done 3 lm "${start}"
 fi
 
-common_args=(
-    --use_preprocessor true --token_type bpe --bpemodel "${token_dir}/bpe.model"
-    --token_list "${token_dir}/tokens.txt" --non_linguistic_symbols none --cleaner none --g2p none
-    --train_data_path_and_name_and_type "${data_dir}/train/wav.scp,speech,sound"
-    --train_data_path_and_name_and_type "${data_dir}/train/text,text,text"
-    --valid_data_path_and_name_and_type "${data_dir}/dev/wav.scp,speech,sound"
-    --valid_data_path_and_name_and_type "${data_dir}/dev/text,text,text"
-)
+set_asr_data_args "${data_dir}/train" "${data_dir}/dev" "${token_dir}"
 
 if run_stage 4 "feature statistics -> ${stats_dir}"; then
     start=${SECONDS}
-    rm -rf "${stats_dir}"
-    first_model="${models%% *}"
-    python -m espnet_omnirouter.bin.asr_train --collect_stats true "${common_args[@]}" \
-        --config "$(config_of "${first_model}")" --normalize none --ngpu 0 --num_workers "${nj}" \
-        --train_shape_file "${data_dir}/train/wav.scp" --valid_shape_file "${data_dir}/dev/wav.scp" \
-        --output_dir "${stats_dir}.tmp" > "${exp_dir}/asr_stats.log" 2>&1 \
-        || { echo "collect_stats failed: see ${exp_dir}/asr_stats.log" >&2; exit 1; }
-    mv "${stats_dir}.tmp" "${stats_dir}"
+    collect_stats "${stats_dir}" "${data_dir}/train" "${data_dir}/dev"
     stage_done 4 stats "${start}"
 fi
 
 if run_stage 5 "training: ${models}"; then
-    # Several GPUs: ESPnet's DDP, one process per GPU (its default is DataParallel, which
-    # does not replicate the Omni-router's shared router).
-    ddp_args=()
-    [ "${ngpu}" -gt 1 ] && ddp_args=(--multiprocessing_distributed true)
-    for model in ${models}; do
-        start=${SECONDS}
-        model_dir="${exp_dir}/asr_${model}"
-        if [ -f "${model_dir}/valid.loss.ave.pth" ]; then
-            echo "${model_dir}: already trained, skipping (delete it to retrain)"
-            continue
-        fi
-        echo "training ${model} ($(config_of "${model}")): log ${model_dir}/train.log"
-        mkdir -p "${model_dir}"
-        # shellcheck disable=SC2086
-        python -m espnet_omnirouter.bin.asr_train "${common_args[@]}" \
-            --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true "${ddp_args[@]}" \
-            --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
-            --train_shape_file "${stats_dir}/train/speech_shape" \
-            --train_shape_file "${stats_dir}/train/text_shape" \
-            --valid_shape_file "${stats_dir}/valid/speech_shape" \
-            --valid_shape_file "${stats_dir}/valid/text_shape" \
-            --output_dir "${model_dir}" ${train_args} > "${model_dir}/train.log" 2>&1 \
-            || { echo "training ${model} failed: see ${model_dir}/train.log" >&2; exit 1; }
-        grep "epoch results" "${model_dir}/train.log" | tail -n 1 | cut -c1-300 || true
-        stage_done 5 "train_${model}" "${start}"
-    done
+    train_models 5 "${stats_dir}"
 fi
-
-is_u2pp() { grep -q "^encoder: *u2pp_conformer" "${exp_dir}/asr_$1/config.yaml"; }
-decode() {  # decode MODEL OUTPUT_DIR [bin/decode options]: every test set, log appended
-    local model_dir="${exp_dir}/asr_$1"
-    # shellcheck disable=SC2046,SC2086
-    python -m espnet_omnirouter.bin.decode $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
-        --asr_train_config "${model_dir}/config.yaml" --output_dir "$2" --nj "${nj}" \
-        --asr_model_file "${model_dir}/valid.loss.ave.pth" "${@:3}" ${decode_args} \
-        2>> "${model_dir}/decode.log" \
-        || { echo "decoding $1 failed: see ${model_dir}/decode.log" >&2; exit 1; }
-}
 
 if run_stage 6 "decoding: ${models} on ${test_sets}"; then
     for model in ${models}; do

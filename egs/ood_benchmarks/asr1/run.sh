@@ -59,13 +59,7 @@ for model in ${models}; do
 done
 mkdir -p "${exp_dir}"
 echo "${invocation}" > "${exp_dir}/run_command.txt"
-run_stage() {  # run_stage N NAME: whether stage N runs
-    if [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; then
-        echo "=== stage $1: $2 ($(date '+%H:%M:%S'))"
-        return 0
-    fi
-    return 1
-}
+. ../../TEMPLATE/asr1/asr_stages.sh  # run_stage
 benchmarks() {  # the benchmarks prepared (stage 1) and the extra test sets, in table order
     local name
     python -m espnet_omnirouter.bin.prepare_benchmarks --list | cut -f1 | while read -r name; do
