@@ -21,12 +21,11 @@ unreadable or empty (the others are still transcribed); 4 the model cannot be lo
 """
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 
@@ -34,9 +33,8 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
-from espnet_omnirouter.runtime.transcribe import unique_ids
+from espnet_omnirouter.runtime.transcribe import Transcripts, unique_ids
 from espnet_omnirouter.utils.audio import AudioError, load_audio
-from espnet_omnirouter.utils.files import write_text_atomically
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
@@ -96,8 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     train_args = speech2text.asr_train_args
     sample_rate = frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
 
-    texts: Dict[str, str] = {}
-    records, failed = [], 0
+    transcripts, failed = Transcripts(), 0
     for utt_id, path in zip(unique_ids(args.audio), args.audio):
         try:
             samples = load_audio(path, sample_rate)
@@ -116,23 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             text = decode_waves(decoding, [torch.from_numpy(samples)])[mode][0][0]
         seconds = time.perf_counter() - start
         duration = len(samples) / sample_rate
-        texts[utt_id] = text
-        print(f"{utt_id} {text}", flush=True)
-        records.append(
-            {
-                "id": utt_id,
-                "audio": str(path),
-                "text": text,
-                "duration": round(duration, 3),
-                "seconds": round(seconds, 4),
-                "rtf": round(seconds / duration, 4) if duration else None,
-            }
-        )
-    if args.output_text:
-        kaldi_text = "".join(f"{utt} {text}\n" for utt, text in sorted(texts.items()))
-        write_text_atomically(args.output_text, kaldi_text)
-    if args.output_jsonl:
-        write_text_atomically(args.output_jsonl, "".join(json.dumps(r) + "\n" for r in records))
+        transcripts.add(utt_id, path, text, duration, seconds)
+    transcripts.write(args.output_text, args.output_jsonl)
     return EXIT_BAD_AUDIO if failed else 0
 
 

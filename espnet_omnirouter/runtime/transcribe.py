@@ -51,6 +51,37 @@ def write_text_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
+class Transcripts:
+    """Files transcribed by a CLI: each printed as ``<id> <text>`` when done, then all
+    written as a Kaldi text file and JSON lines (duration, decoding seconds, RTF)."""
+
+    def __init__(self):
+        self.texts: Dict[str, str] = {}
+        self.records: List[dict] = []
+
+    def add(self, utt_id: str, path: Path, text: str, duration: float, seconds: float) -> None:
+        self.texts[utt_id] = text
+        print(f"{utt_id} {text}", flush=True)
+        self.records.append(
+            {
+                "id": utt_id,
+                "audio": str(path),
+                "text": text,
+                "duration": round(duration, 3),
+                "seconds": round(seconds, 4),
+                "rtf": round(seconds / duration, 4) if duration else None,
+            }
+        )
+
+    def write(self, output_text: Optional[Path], output_jsonl: Optional[Path]) -> None:
+        if output_text:
+            kaldi_text = "".join(f"{utt} {text}\n" for utt, text in sorted(self.texts.items()))
+            write_text_atomically(output_text, kaldi_text)
+        if output_jsonl:
+            lines = "".join(json.dumps(record) + "\n" for record in self.records)
+            write_text_atomically(output_jsonl, lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,8 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as error:
         parser.error(f"--mode {args.mode}: {error}")
 
-    texts: Dict[str, str] = {}
-    records, failed = [], 0
+    transcripts, failed = Transcripts(), 0
     for utt_id, path in zip(unique_ids(args.audio), args.audio):
         try:
             samples = load_audio(path, model.sample_rate)
@@ -95,23 +125,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         )
         seconds = time.perf_counter() - start
         duration = len(samples) / model.sample_rate
-        texts[utt_id] = text
-        print(f"{utt_id} {text}", flush=True)
-        records.append(
-            {
-                "id": utt_id,
-                "audio": str(path),
-                "text": text,
-                "duration": round(duration, 3),
-                "seconds": round(seconds, 4),
-                "rtf": round(seconds / duration, 4),
-            }
-        )
-    if args.output_text:
-        kaldi_text = "".join(f"{utt} {text}\n" for utt, text in sorted(texts.items()))
-        write_text_atomically(args.output_text, kaldi_text)
-    if args.output_jsonl:
-        write_text_atomically(args.output_jsonl, "".join(json.dumps(r) + "\n" for r in records))
+        transcripts.add(utt_id, path, text, duration, seconds)
+    transcripts.write(args.output_text, args.output_jsonl)
     return EXIT_BAD_AUDIO if failed else 0
 
 
