@@ -89,17 +89,10 @@ def validate_data_dir(
     }:
         problems.append(f"{directory}: spk2utt is not the inverse of utt2spk")
     if check_audio:
-        files = Table(wav.path, *(
-            {key: table[key] for key in table if not wav.entries[key].endswith("|")}
-            for table in (wav.entries, wav.lines)
-        ))  # fmt: skip
-        check_audio_table(files, problems, sample_rate, empty_audio_ok)
+        check_audio_table(wav, problems, sample_rate, empty_audio_ok, pipes_ok=True)
     if not utterances.entries and not problems:
         problems.append(f"{directory}: no utterances")
-    try:
-        raise_for_problems(problems, f"invalid data dir {directory}")
-    except InputDataError as error:
-        raise DataDirError(str(error)) from None
+    raise_for_problems(problems, f"invalid data dir {directory}", DataDirError)
     return len(utterances.entries)
 
 

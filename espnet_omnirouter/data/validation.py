@@ -9,7 +9,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import soundfile
 
@@ -87,15 +87,17 @@ def check_audio(
     problems: List[str],
     sample_rate: Optional[int] = None,
     empty_ok: bool = False,
+    pipes_ok: bool = False,
 ) -> None:
     """Note audio that is missing, unreadable, (unless ``empty_ok``) empty, or (given
-    ``sample_rate``) at another rate.
+    ``sample_rate``) at another rate. Kaldi ``cmd |`` entries are not run: with
+    ``pipes_ok`` they are skipped, else they are not audio files.
 
     Reads headers only, so checking a large corpus costs one file open per utterance.
     """
     for utt, path in table.entries.items():
-        if not path:
-            continue  # reported by read_table
+        if not path or (pipes_ok and path.endswith("|")):
+            continue  # an empty path is reported by read_table
         if not os.path.isfile(path):
             problems.append(f"{table.where(utt)}: audio file not found: {path}")
             continue
@@ -113,14 +115,16 @@ def check_audio(
             )
 
 
-def raise_for_problems(problems: Sequence[str], what: str) -> None:
-    """Raise ``InputDataError`` listing ``problems`` (the first ``MAX_PROBLEMS_SHOWN``)."""
+def raise_for_problems(
+    problems: Sequence[str], what: str, error: Type[InputDataError] = InputDataError
+) -> None:
+    """Raise ``error`` listing ``problems`` (the first ``MAX_PROBLEMS_SHOWN``)."""
     if not problems:
         return
     shown = "\n  ".join(problems[:MAX_PROBLEMS_SHOWN])
     more = len(problems) - MAX_PROBLEMS_SHOWN
     tail = f"\n  ... and {more} more" if more > 0 else ""
-    raise InputDataError(f"{what}: {len(problems)} problem(s):\n  {shown}{tail}")
+    raise error(f"{what}: {len(problems)} problem(s):\n  {shown}{tail}")
 
 
 def validate_task_data(
