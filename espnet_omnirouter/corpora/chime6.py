@@ -103,9 +103,7 @@ def prepare(corpus_root: Path, output_dir: Path, num_jobs: int) -> Dict[str, Pat
         manifests[PART]["recordings"], manifests[PART]["supervisions"]
     )
     output = Path(output_dir) / BENCHMARK
-    count = write_kaldi_dir(recordings, supervisions, output)
-    hours = sum(sup.duration for sup in supervisions if sup.text) / 3600
-    print(f"[prepare] {BENCHMARK}: {count} utterances, {hours:.1f} h", flush=True)
+    write_kaldi_dir(recordings, supervisions, output)
     return {BENCHMARK: output}
 
 

@@ -60,9 +60,7 @@ def prepare(corpus_root: Path, output_dir: Path, num_jobs: int) -> Dict[str, Pat
         num_jobs=num_jobs,
     )["en"]["test"]
     output = output_dir / BENCHMARK
-    count = write_kaldi_dir(manifests["recordings"], manifests["supervisions"], output)
-    hours = sum(sup.duration for sup in manifests["supervisions"]) / 3600
-    print(f"[prepare] {BENCHMARK}: {count} utterances, {hours:.1f} h", flush=True)
+    write_kaldi_dir(manifests["recordings"], manifests["supervisions"], output)
     return {BENCHMARK: output}
 
 

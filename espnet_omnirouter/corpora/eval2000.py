@@ -168,11 +168,9 @@ def prepare(corpus_root: Path, output_dir: Path, num_jobs: int) -> Dict[str, Pat
         part = supervisions.filter(lambda sup, prefix=prefix: sup.recording_id.startswith(prefix))
         if len(part) == 0:
             raise CorpusError(f"--eval2000_root {corpus_root}: no {prefix}* conversations")
-        count = write_kaldi_dir(recordings, part, output)
+        write_kaldi_dir(recordings, part, output)
         if sph2pipe:
             _use_sph2pipe(output / "wav.scp", sph2pipe)
-        hours = sum(sup.duration for sup in part if sup.text) / 3600
-        print(f"[prepare] {benchmark}: {count} utterances, {hours:.1f} h", flush=True)
         dirs[benchmark] = output
     return dirs
 

@@ -110,9 +110,7 @@ def prepare(corpus_root: Path, output_dir: Path, num_jobs: int) -> Dict[str, Pat
     manifests = prepare_fleurs(root, manifest_dir, languages=LANGUAGE, num_jobs=num_jobs)
     test = manifests[LANGUAGE]["test"]
     output = output_dir / BENCHMARK
-    count = write_kaldi_dir(test["recordings"], test["supervisions"], output)
-    hours = sum(sup.duration for sup in test["supervisions"]) / 3600
-    print(f"[prepare] {BENCHMARK}: {count} utterances, {hours:.1f} h", flush=True)
+    write_kaldi_dir(test["recordings"], test["supervisions"], output)
     return {BENCHMARK: output}
 
 

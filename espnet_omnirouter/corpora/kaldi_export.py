@@ -35,7 +35,8 @@ def write_kaldi_dir(
     recordings: RecordingSet, supervisions: SupervisionSet, output_dir: Path
 ) -> int:
     """Write ``output_dir`` (wav.scp, text, utt2spk, spk2utt, and segments unless every
-    supervision is a whole single-channel recording); returns the number of utterances.
+    supervision is a whole single-channel recording); returns the number of utterances
+    and prints ``[prepare] <dir name>: N utterances, H h``.
 
     Supervisions without text are left out (logged). Recordings must come from one file
     each (lhotse's ``file`` sources). The dir is validated (not the audio of pipes).
@@ -89,4 +90,7 @@ def write_kaldi_dir(
         ]
     for name, lines in files.items():
         write_text_atomically(output_dir / name, "".join(f"{line}\n" for line in lines))
-    return validate_data_dir(output_dir, check_audio=False)
+    count = validate_data_dir(output_dir, check_audio=False)
+    hours = sum(end - start for _, _, start, end in segments) / 3600
+    print(f"[prepare] {output_dir.name}: {count} utterances, {hours:.1f} h", flush=True)
+    return count

@@ -92,9 +92,7 @@ def prepare_sets(
         recordings = RecordingSet.from_recordings(r for part in parts for r in read[part][0])
         supervisions = SupervisionSet.from_segments(s for part in parts for s in read[part][1])
         written[name] = Path(output_dir) / name
-        count = write_kaldi_dir(recordings, supervisions, written[name])
-        hours = sum(sup.duration for sup in supervisions) / 3600
-        print(f"[prepare] {name} ({' + '.join(parts)}): {count} utterances, {hours:.1f} h")
+        write_kaldi_dir(recordings, supervisions, written[name])
     return written
 
 

@@ -97,9 +97,7 @@ def prepare(corpus_root: Path, output_dir: Path, num_jobs: int) -> Dict[str, Pat
     test = manifests["test"]
     recordings = _with_sources_under(test["recordings"], link, sessions)
     output = output_dir / BENCHMARK
-    count = write_kaldi_dir(recordings, test["supervisions"], output)
-    hours = sum(sup.duration for sup in test["supervisions"]) / 3600
-    print(f"[prepare] {BENCHMARK}: {count} utterances, {hours:.1f} h", flush=True)
+    write_kaldi_dir(recordings, test["supervisions"], output)
     return {BENCHMARK: output}
 
 
