@@ -31,21 +31,31 @@ def interleaved_medians(
     candidates: Dict[str, Callable[[], object]],
     repeats: int,
     device: torch.device,
-    warmup: int = 1,
+    warmup: int = 2,
+    min_sample_seconds: float = 0.1,
 ) -> Dict[str, float]:
-    """Median wall time (seconds) of each candidate, run round-robin ``repeats`` times."""
+    """Median wall time (seconds) of one call of each candidate, run round-robin
+    ``repeats`` times. A candidate faster than ``min_sample_seconds`` (timed in the
+    warm-up) is called several times per sample, so that timer resolution and short
+    stalls of the shared machine do not decide its median (the call count comes from
+    the last warm-up round; the first includes one-time allocations)."""
+    calls = dict.fromkeys(candidates, 1)
     for _ in range(warmup):
-        for run in candidates.values():
-            run()
-    synchronize(device)
-    times: Dict[str, List[float]] = {name: [] for name in candidates}
-    for _ in range(repeats):
         for name, run in candidates.items():
             synchronize(device)
             start = time.perf_counter()
             run()
             synchronize(device)
-            times[name].append(time.perf_counter() - start)
+            calls[name] = max(1, round(min_sample_seconds / (time.perf_counter() - start)))
+    times: Dict[str, List[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            synchronize(device)
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                run()
+            synchronize(device)
+            times[name].append((time.perf_counter() - start) / calls[name])
     return {name: statistics.median(values) for name, values in times.items()}
 
 

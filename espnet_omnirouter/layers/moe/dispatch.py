@@ -46,7 +46,8 @@ def dispatch_and_combine(
     # expert E, which sorts last and is never computed.
     flat_expert = expert_index.t().reshape(-1)
     if valid is not None:
-        flat_expert = flat_expert.masked_fill(~valid.repeat(top_k), num_experts)
+        flat_valid = valid.expand(top_k, num_tokens).reshape(-1)
+        flat_expert = torch.where(flat_valid, flat_expert, num_experts)
     order = torch.argsort(flat_expert, stable=True)
     tokens_per_expert = torch.bincount(flat_expert, minlength=num_experts + 1)[:num_experts]
     if capacity is not None:
@@ -63,9 +64,11 @@ def dispatch_and_combine(
         order = torch.argsort(flat_expert, stable=True)
         tokens_per_expert = tokens_per_expert.clamp(max=capacity)
 
-    token_index = order % num_tokens
+    token_index = order if top_k == 1 else order % num_tokens
     expert_out = experts(tokens[token_index], tokens_per_expert)
     sorted_gate = gate.t().reshape(-1)[order]
     expert_out = expert_out * sorted_gate.unsqueeze(-1).to(expert_out.dtype)
+    if top_k == 1:  # a permutation: every row is written once (zeros when dropped)
+        return torch.empty_like(expert_out).index_copy_(0, token_index, expert_out)
     combined = expert_out.new_zeros(num_tokens, tokens.shape[-1])
     return combined.index_add_(0, token_index, expert_out)

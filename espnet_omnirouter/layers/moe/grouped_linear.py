@@ -17,7 +17,25 @@ from typing import Sequence, Tuple
 
 import torch
 
+from espnet_omnirouter.layers.moe.autocast import autocast_disabled
+
 EXPERT_BACKENDS = ("loop", "grouped_mm")
+
+
+def _grouped_addmm(
+    inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, group_sizes: Sequence[int]
+) -> torch.Tensor:
+    """The ``loop`` backend's computation, without autograd."""
+    grouped = sum(group_sizes)
+    output = inputs.new_empty(inputs.shape[0], weight.shape[-1])
+    if grouped < inputs.shape[0]:
+        output[grouped:].zero_()
+    for rows, out_rows, w, b in zip(
+        inputs[:grouped].split(group_sizes), output[:grouped].split(group_sizes), weight, bias
+    ):
+        if rows.shape[0] > 0:
+            torch.addmm(b, rows, w, out=out_rows)
+    return output
 
 
 class _LoopGroupedLinear(torch.autograd.Function):
@@ -33,15 +51,7 @@ class _LoopGroupedLinear(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(inputs, weight)
         ctx.group_sizes = group_sizes
-        grouped = sum(group_sizes)
-        output = inputs.new_empty(inputs.shape[0], weight.shape[-1])
-        output[grouped:].zero_()
-        for rows, out_rows, w, b in zip(
-            inputs[:grouped].split(group_sizes), output[:grouped].split(group_sizes), weight, bias
-        ):
-            if rows.shape[0] > 0:
-                torch.addmm(b, rows, w, out=out_rows)
-        return output
+        return _grouped_addmm(inputs, weight, bias, group_sizes)
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
@@ -72,6 +82,10 @@ def _compute_dtype(inputs: torch.Tensor) -> torch.dtype:
     return inputs.dtype
 
 
+def _needs_autograd(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def loop_grouped_linear(
     inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, group_sizes: Sequence[int]
 ) -> torch.Tensor:
@@ -89,10 +103,11 @@ def loop_grouped_linear(
         (N, Out); rows past ``sum(group_sizes)`` are zero.
     """
     dtype = _compute_dtype(inputs)
-    with torch.autocast(device_type=inputs.device.type, enabled=False):
-        return _LoopGroupedLinear.apply(
-            inputs.to(dtype), weight.to(dtype), bias.to(dtype), tuple(group_sizes)
-        )
+    with autocast_disabled(inputs.device.type):
+        inputs, weight, bias = inputs.to(dtype), weight.to(dtype), bias.to(dtype)
+        if not _needs_autograd(inputs, weight, bias):  # decoding: no autograd.Function
+            return _grouped_addmm(inputs, weight, bias, group_sizes)
+        return _LoopGroupedLinear.apply(inputs, weight, bias, tuple(group_sizes))
 
 
 def grouped_mm_linear(
@@ -101,7 +116,7 @@ def grouped_mm_linear(
     """``grouped_mm`` backend: same as ``loop_grouped_linear`` with ``group_sizes`` an
     (E,) int64 tensor on the inputs' device, never copied to the host."""
     dtype = _compute_dtype(inputs)
-    with torch.autocast(device_type=inputs.device.type, enabled=False):
+    with autocast_disabled(inputs.device.type):
         inputs, weight, bias = inputs.to(dtype), weight.to(dtype), bias.to(dtype)
         num_rows = inputs.shape[0]
         num_experts = weight.shape[0]

@@ -1,6 +1,6 @@
 """Mixture-of-Experts position-wise feed-forward layer."""
 
-from dataclasses import dataclass
+import functools
 from typing import Dict
 
 import torch
@@ -20,9 +20,11 @@ from espnet_omnirouter.layers.moe.losses import (
 from espnet_omnirouter.layers.moe.router import Router, RoutingDecision
 
 
-@dataclass
 class RoutingRecord:
     """What a MoE layer decided in its last forward, restricted to valid tokens.
+
+    The restriction is computed on first access, so a forward whose routing nobody
+    reads (decoding) pays no boolean indexing.
 
     Attributes:
         logits: (#valid tokens, E) float32 router logits.
@@ -30,17 +32,24 @@ class RoutingRecord:
         expert_index: (#valid tokens, top_k) chosen experts.
     """
 
-    logits: torch.Tensor
-    probs: torch.Tensor
-    expert_index: torch.Tensor
+    def __init__(self, decision: RoutingDecision, valid: torch.Tensor | None):
+        self._decision = decision
+        self._valid = valid
 
-    @classmethod
-    def from_decision(
-        cls, decision: RoutingDecision, valid: torch.Tensor | None
-    ) -> "RoutingRecord":
-        if valid is None:
-            return cls(decision.logits, decision.probs, decision.expert_index)
-        return cls(decision.logits[valid], decision.probs[valid], decision.expert_index[valid])
+    def _restricted(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if self._valid is None else tensor[self._valid]
+
+    @functools.cached_property
+    def logits(self) -> torch.Tensor:
+        return self._restricted(self._decision.logits)
+
+    @functools.cached_property
+    def probs(self) -> torch.Tensor:
+        return self._restricted(self._decision.probs)
+
+    @functools.cached_property
+    def expert_index(self) -> torch.Tensor:
+        return self._restricted(self._decision.expert_index)
 
 
 class MoEFeedForward(torch.nn.Module):
@@ -155,7 +164,7 @@ class MoEFeedForward(torch.nn.Module):
         tokens = xs.reshape(-1, xs.shape[-1])
         valid = None if self.valid_frames is None else self.valid_frames.reshape(-1)
         decision = self.router(tokens, self.top_k, self.gate_normalization)
-        self.last_routing = RoutingRecord.from_decision(decision, valid)
+        self.last_routing = RoutingRecord(decision, valid)
         capacity = None
         if self.capacity_factor is not None:
             num_valid = tokens.shape[0] if valid is None else int(valid.sum())

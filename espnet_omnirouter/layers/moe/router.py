@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import torch
 
+from espnet_omnirouter.layers.moe.autocast import autocast_disabled
+
 GATE_NORMALIZATIONS = ("full_softmax", "topk_softmax")
 
 
@@ -63,7 +65,7 @@ class Router(torch.nn.Module):
                 f"gate_normalization must be one of {GATE_NORMALIZATIONS}, "
                 f"got {gate_normalization!r}"
             )
-        with torch.autocast(device_type=tokens.device.type, enabled=False):
+        with autocast_disabled(tokens.device.type):
             tokens = tokens.float()
             if self.training and self.jitter_noise > 0:
                 noise = torch.empty_like(tokens).uniform_(

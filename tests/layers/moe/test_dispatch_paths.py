@@ -113,3 +113,17 @@ def test_loop_backend_follows_cpu_autocast_dtype():
     torch.testing.assert_close(
         out.float(), experts(tokens, torch.tensor([4, 2])), atol=0.1, rtol=0.05
     )
+
+
+@pytest.mark.parametrize("top_k", [1, 2])
+@pytest.mark.parametrize("backend", ["loop", "grouped_mm"])
+def test_inference_gives_the_training_forward_exactly(backend, top_k):
+    """Without autograd the layer skips its autograd function: same numbers."""
+    tokens, expert_index, gate = routed_inputs(4, top_k, empty_expert=True)
+    experts = StackedExperts(4, D, H, 0.0, torch.nn.SiLU(), backend)
+    valid = torch.arange(T) < T - 5
+    with torch.no_grad():
+        inference = dispatch_and_combine(tokens, expert_index, gate, experts, valid, capacity=9)
+    training = dispatch_and_combine(tokens, expert_index, gate, experts, valid, capacity=9)
+    assert training.requires_grad
+    assert torch.equal(inference, training.detach())
