@@ -21,10 +21,12 @@ from espnet_omnirouter.layers.moe.router import Router, RoutingDecision
 
 
 class RoutingRecord:
-    """What a MoE layer decided in its last forward, restricted to valid tokens.
+    """What a MoE layer decided in its last forward.
 
-    The restriction is computed on first access, so a forward whose routing nobody
-    reads (decoding) pays no boolean indexing.
+    ``decision`` covers every token of the forward and ``valid`` (#tokens,) marks the
+    non-padding ones (None: all). ``logits``, ``probs`` and ``expert_index`` are the
+    decision restricted to valid tokens, computed on first access (analysis reads
+    them; training and decoding do not, and pay no boolean indexing).
 
     Attributes:
         logits: (#valid tokens, E) float32 router logits.
@@ -33,23 +35,23 @@ class RoutingRecord:
     """
 
     def __init__(self, decision: RoutingDecision, valid: torch.Tensor | None):
-        self._decision = decision
-        self._valid = valid
+        self.decision = decision
+        self.valid = valid
 
     def _restricted(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor if self._valid is None else tensor[self._valid]
+        return tensor if self.valid is None else tensor[self.valid]
 
     @functools.cached_property
     def logits(self) -> torch.Tensor:
-        return self._restricted(self._decision.logits)
+        return self._restricted(self.decision.logits)
 
     @functools.cached_property
     def probs(self) -> torch.Tensor:
-        return self._restricted(self._decision.probs)
+        return self._restricted(self.decision.probs)
 
     @functools.cached_property
     def expert_index(self) -> torch.Tensor:
-        return self._restricted(self._decision.expert_index)
+        return self._restricted(self.decision.expert_index)
 
 
 class MoEFeedForward(torch.nn.Module):
@@ -184,9 +186,12 @@ class MoEFeedForward(torch.nn.Module):
     def auxiliary_losses(self) -> Dict[str, torch.Tensor]:
         """Unweighted load-balancing and z-loss of the last forward."""
         record = self._require_routing()
+        decision, valid = record.decision, record.valid
         return {
-            "load_balancing_loss": load_balancing_loss(record.probs, record.expert_index),
-            "z_loss": router_z_loss(record.logits),
+            "load_balancing_loss": load_balancing_loss(
+                decision.probs, decision.expert_index, valid
+            ),
+            "z_loss": router_z_loss(decision.logits, valid),
         }
 
     def weighted_auxiliary_loss(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -199,10 +204,11 @@ class MoEFeedForward(torch.nn.Module):
     def routing_statistics(self) -> Dict[str, torch.Tensor]:
         """Expert load fractions (E,) and mean router entropy of the last forward."""
         record = self._require_routing()
+        decision, valid = record.decision, record.valid
         with torch.no_grad():
             return {
-                "load": expert_load(record.expert_index, self.num_experts),
-                "entropy": router_entropy(record.probs),
+                "load": expert_load(decision.expert_index, self.num_experts, valid),
+                "entropy": router_entropy(decision.probs, valid),
             }
 
     def _require_routing(self) -> RoutingRecord:

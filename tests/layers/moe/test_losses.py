@@ -69,3 +69,31 @@ def test_entropy_of_uniform_and_one_hot():
 def test_no_tokens_give_zero_losses():
     assert load_balancing_loss(torch.zeros(0, 4), torch.zeros(0, 1, dtype=torch.long)) == 0
     assert router_z_loss(torch.zeros(0, 4)) == 0
+
+
+def test_masked_losses_equal_the_losses_of_the_valid_tokens_alone():
+    torch.manual_seed(0)
+    logits = torch.randn(12, 4, requires_grad=True)
+    probs = logits.softmax(-1)
+    choice = logits.topk(2, dim=-1).indices
+    valid = torch.rand(12) > 0.4
+    losses = {
+        "load balancing": lambda lg, p, c, v: load_balancing_loss(p, c, v),
+        "z-loss": lambda lg, p, c, v: router_z_loss(lg, v),
+        "entropy": lambda lg, p, c, v: router_entropy(p, v),
+        "load": lambda lg, p, c, v: expert_load(c, 4, v),
+    }
+    for name, loss in losses.items():
+        masked = loss(logits, probs, choice, valid)
+        alone = loss(logits[valid], probs[valid], choice[valid], None)
+        torch.testing.assert_close(masked, alone, msg=name)
+    masked_grad = torch.autograd.grad(load_balancing_loss(probs, choice, valid), logits)[0]
+    assert torch.equal(masked_grad[~valid], torch.zeros_like(masked_grad[~valid]))
+
+
+def test_no_valid_tokens_give_zero_losses():
+    logits, none_valid = torch.randn(3, 4), torch.zeros(3, dtype=torch.bool)
+    choice = logits.argmax(-1, keepdim=True)
+    assert load_balancing_loss(logits.softmax(-1), choice, none_valid) == 0
+    assert router_z_loss(logits, none_valid) == 0
+    assert torch.equal(expert_load(choice, 4, none_valid), torch.zeros(4))
