@@ -49,7 +49,10 @@ def dispatch_and_combine(
         flat_valid = valid.expand(top_k, num_tokens).reshape(-1)
         flat_expert = torch.where(flat_valid, flat_expert, num_experts)
     order = torch.argsort(flat_expert, stable=True)
-    tokens_per_expert = torch.bincount(flat_expert, minlength=num_experts + 1)[:num_experts]
+    # Counted by index_add_: CUDA's torch.bincount copies the input's maximum to the host.
+    ones = torch.ones_like(flat_expert)
+    tokens_per_expert = flat_expert.new_zeros(num_experts + 1).index_add_(0, flat_expert, ones)
+    tokens_per_expert = tokens_per_expert[:num_experts]
     if capacity is not None:
         sorted_expert = flat_expert[order]
         group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
