@@ -14,6 +14,7 @@ from typing import Iterator
 
 import torch
 
+from espnet_omnirouter.layers.moe.dispatch import assignment_experts
 from espnet_omnirouter.layers.moe.experts import StackedExperts
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
@@ -46,11 +47,9 @@ def sparse_dispatch_and_combine(
     """
     num_tokens, top_k = expert_index.shape
     num_experts = experts.num_experts
-    # Assignment p = choice * num_tokens + token (choice-major, as the eager dispatch sorts).
-    flat_expert = expert_index.t().reshape(-1)
+    # Choice-major assignments, as the eager dispatch sorts them; padding to expert E.
+    flat_expert = assignment_experts(expert_index, valid, num_experts)
     flat_gate = gate.t().reshape(-1).to(tokens.dtype)
-    if valid is not None:
-        flat_expert = flat_expert.masked_fill(~valid.repeat(top_k), num_experts)
     capacity = None
     if capacity_factor is not None:
         # The count stays a graph value (a Python int would be frozen by tracing).

@@ -12,6 +12,19 @@ def expert_capacity(capacity_factor: float, num_tokens: int, top_k: int, num_exp
     return math.ceil(capacity_factor * num_tokens * top_k / num_experts)
 
 
+def assignment_experts(
+    expert_index: torch.Tensor, valid: torch.Tensor | None, num_experts: int
+) -> torch.Tensor:
+    """The expert of each assignment ``p = choice * #tokens + token`` (choice-major),
+    (#tokens * top_k,); assignments of invalid tokens (``valid`` False) go to expert
+    ``num_experts``."""
+    flat_expert = expert_index.t().reshape(-1)
+    if valid is None:
+        return flat_expert
+    flat_valid = valid.expand(expert_index.shape[1], -1).reshape(-1)
+    return torch.where(flat_valid, flat_expert, num_experts)
+
+
 def dispatch_and_combine(
     tokens: torch.Tensor,
     expert_index: torch.Tensor,
@@ -42,12 +55,8 @@ def dispatch_and_combine(
     """
     num_tokens, top_k = expert_index.shape
     num_experts = experts.num_experts
-    # Assignment p = choice * num_tokens + token; dropped ones go to a virtual
-    # expert E, which sorts last and is never computed.
-    flat_expert = expert_index.t().reshape(-1)
-    if valid is not None:
-        flat_valid = valid.expand(top_k, num_tokens).reshape(-1)
-        flat_expert = torch.where(flat_valid, flat_expert, num_experts)
+    # Dropped assignments go to a virtual expert E, which sorts last and is never computed.
+    flat_expert = assignment_experts(expert_index, valid, num_experts)
     order = torch.argsort(flat_expert, stable=True)
     # Counted by index_add_: CUDA's torch.bincount copies the input's maximum to the host.
     ones = torch.ones_like(flat_expert)
