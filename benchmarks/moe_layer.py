@@ -19,11 +19,11 @@ from typing import Callable, Dict, List
 
 import torch
 from common import interleaved_medians, markdown_table, ratio, write_report
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
-    PositionwiseFeedForward,
-)
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.legacy_nets import (
+    PositionwiseFeedForward,
+)
 
 
 def training_pass(layer: torch.nn.Module, xs: torch.Tensor, grad: torch.Tensor, dtype):

@@ -3,11 +3,11 @@
 from typing import Dict, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.transformer.add_sos_eos import add_sos_eos
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
 from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel
+from espnet_omnirouter.legacy_nets import add_sos_eos
 
 
 def reverse_padded(ys_pad: torch.Tensor, ys_lens: torch.Tensor) -> torch.Tensor:

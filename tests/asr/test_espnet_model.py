@@ -20,7 +20,8 @@ def build_args(moe_conf, model_conf=None) -> argparse.Namespace:
     args.normalize = "utterance_mvn"
     args.encoder = "moe_conformer"
     args.encoder_conf = {**TINY_CONFORMER, "moe_conf": moe_conf}
-    args.decoder = None
+    args.decoder = "transformer"
+    args.decoder_conf = {"attention_heads": 2, "linear_units": 16, "num_blocks": 1}
     args.model = "moe_espnet"
     args.model_conf = {"ctc_weight": 1.0, **(model_conf or {})}
     return args
@@ -41,15 +42,53 @@ def batch():
     )
 
 
-def test_aux_loss_reaches_the_training_loss_with_its_weight():
+def aux_loss_effect(model_conf, weight=0.5):
+    """(base loss, loss with the load-balancing loss at ``weight``, ESPnet's stats of the
+    base model, the weighted model's stats, sum over layers of the unweighted lb loss)."""
     conf = {"type": "switch", "num_experts": 4, "z_loss_weight": 0.0}
-    base_model = build({**conf, "load_balancing_weight": 0.0}).eval()
-    weighted_model = build({**conf, "load_balancing_weight": 0.5}).eval()
+    base_model = build({**conf, "load_balancing_weight": 0.0}, model_conf).eval()
+    weighted_model = build({**conf, "load_balancing_weight": weight}, model_conf).eval()
     weighted_model.load_state_dict(base_model.state_dict())
-    base_loss, _, _ = base_model(**batch())
-    loss, stats, _ = weighted_model(**batch())
-    torch.testing.assert_close(loss - base_loss, 0.5 * stats["moe_load_balancing_loss"])
-    assert stats["moe_load_balancing_loss"] >= 1.0  # E * sum(f * P) >= 1 for top-1 routing
+    base_loss, stats, _ = base_model(**batch())
+    loss, weighted_stats, _ = weighted_model(**batch())
+    layers = weighted_model.routed_moe_layers()
+    assert len(layers) == 2 * TINY_CONFORMER["num_blocks"]
+    with torch.no_grad():
+        summed_lb = sum(float(layer.auxiliary_losses()["load_balancing_loss"]) for layer in layers)
+    return float(base_loss), float(loss), stats, weighted_stats, summed_lb
+
+
+@pytest.mark.parametrize("ctc_weight", [1.0, 0.3])
+def test_weighted_aux_loss_relates_to_the_per_token_task_loss_as_configured(ctc_weight):
+    """Switch Transformer's weights multiply auxiliary losses added to a per-token mean
+    task loss: (added aux loss) / (task loss) must equal
+    (weight * sum over layers of lb) / (task loss per token)."""
+    weight = 0.5
+    model_conf = {"ctc_weight": ctc_weight, "length_normalized_loss": False}
+    base_loss, loss, stats, weighted_stats, summed_lb = aux_loss_effect(model_conf, weight)
+    # ESPnet's CTC and attention losses are sums over each utterance's tokens divided by
+    # the batch size: per token, they are divided by the mean tokens per utterance.
+    lengths = batch()["text_lengths"].float()
+    per_token_task_loss = base_loss / float(lengths.mean())
+    assert (loss - base_loss) / base_loss == pytest.approx(
+        weight * summed_lb / per_token_task_loss, rel=1e-4
+    )
+    assert float(weighted_stats["moe_aux_loss"]) == pytest.approx(weight * summed_lb, rel=1e-5)
+    assert float(weighted_stats["moe_load_balancing_loss"]) == pytest.approx(
+        summed_lb / (2 * TINY_CONFORMER["num_blocks"]), rel=1e-5
+    )
+    assert summed_lb >= 2 * TINY_CONFORMER["num_blocks"]  # E * sum(f * P) >= 1 per layer
+
+
+def test_length_normalized_attention_loss_gets_the_aux_loss_per_token():
+    """With ``length_normalized_loss`` the attention loss is already a per-token mean and
+    the CTC loss is not: each gets the auxiliary loss at its own per-token scale."""
+    weight, ctc_weight = 0.5, 0.3
+    model_conf = {"ctc_weight": ctc_weight, "length_normalized_loss": True}
+    base_loss, loss, _, _, summed_lb = aux_loss_effect(model_conf, weight)
+    tokens_per_utterance = float(batch()["text_lengths"].float().mean())
+    expected = weight * summed_lb * (ctc_weight * tokens_per_utterance + (1 - ctc_weight))
+    assert loss - base_loss == pytest.approx(expected, rel=1e-4)
 
 
 def test_stats_report_losses_and_per_layer_routing():

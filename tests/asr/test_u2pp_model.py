@@ -1,13 +1,12 @@
 import pytest
 import torch
 from conftest import TINY_CONFORMER, TINY_DECODER
-from espnet.nets.pytorch_backend.nets_utils import pad_list
-from espnet.nets.pytorch_backend.transformer.add_sos_eos import add_sos_eos
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.tasks.asr import ASRTask
 
 from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
 from espnet_omnirouter.asr.u2pp_model import U2ppASRModel, reverse_padded
+from espnet_omnirouter.legacy_nets import add_sos_eos, pad_list
 
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
 MOE = {"type": "u2pp", "num_experts": 2}

@@ -3,8 +3,8 @@
 from typing import List, Sequence, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import pad_list
-from espnet.nets.pytorch_backend.transformer.add_sos_eos import add_sos_eos
+
+from espnet_omnirouter.legacy_nets import add_sos_eos, pad_list
 
 IGNORE_ID = -1
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from espnet_omnirouter.asr.decoding.batch_search import (
     ctc_greedy,
@@ -17,6 +16,7 @@ from espnet_omnirouter.asr.decoding.batch_search import (
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.legacy_nets import TooShortUttError
 
 # Modes that share one batched encoder pass; "beam" (ESPnet's attention + CTC beam search)
 # and "streaming" (chunk by chunk, from audio) decode one utterance at a time.

@@ -3,7 +3,8 @@
 from typing import Optional, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.conformer.convolution import ConvolutionModule
+
+from espnet_omnirouter.legacy_nets import ConvolutionModule
 
 
 class CausalConvolutionModule(ConvolutionModule):

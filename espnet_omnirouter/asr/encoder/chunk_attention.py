@@ -1,7 +1,8 @@
 """Relative-position self-attention that works on the keys of earlier chunks."""
 
 import torch
-from espnet.nets.pytorch_backend.transformer.attention import (
+
+from espnet_omnirouter.legacy_nets import (
     LegacyRelPositionMultiHeadedAttention,
 )
 

@@ -4,9 +4,9 @@ decoding and chunk-by-chunk streaming)."""
 from typing import Optional, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.conformer.encoder_layer import EncoderLayer
 
 from espnet_omnirouter.asr.encoder.causal_convolution import CausalConvolutionModule
+from espnet_omnirouter.legacy_nets import EncoderLayer
 
 
 class ChunkConformerLayer(EncoderLayer):

@@ -4,16 +4,6 @@ streaming with caches, with dense or MoE feed-forward networks."""
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.embedding import LegacyRelPositionalEncoding
-from espnet.nets.pytorch_backend.transformer.subsampling import (
-    Conv2dSubsampling,
-    Conv2dSubsampling2,
-    Conv2dSubsampling6,
-    Conv2dSubsampling8,
-    TooShortUttError,
-    check_short_utt,
-)
 from typeguard import typechecked
 
 from espnet_omnirouter.asr.encoder.causal_convolution import CausalConvolutionModule
@@ -22,6 +12,16 @@ from espnet_omnirouter.asr.encoder.chunk_conformer_layer import ChunkConformerLa
 from espnet_omnirouter.asr.encoder.chunk_mask import chunk_attention_mask
 from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
 from espnet_omnirouter.layers.moe.config import MoEConfigError
+from espnet_omnirouter.legacy_nets import (
+    Conv2dSubsampling,
+    Conv2dSubsampling2,
+    Conv2dSubsampling6,
+    Conv2dSubsampling8,
+    LegacyRelPositionalEncoding,
+    TooShortUttError,
+    check_short_utt,
+    make_pad_mask,
+)
 
 # Subsampling layer -> (input frames per output frame, input frames of right context).
 SUBSAMPLING_GEOMETRY = {

@@ -4,9 +4,6 @@ import functools
 from typing import Dict
 
 import torch
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
-    PositionwiseFeedForward,
-)
 
 from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 from espnet_omnirouter.layers.moe.dispatch import dispatch_and_combine, expert_capacity
@@ -18,6 +15,9 @@ from espnet_omnirouter.layers.moe.losses import (
     router_z_loss,
 )
 from espnet_omnirouter.layers.moe.router import Router, RoutingDecision
+from espnet_omnirouter.legacy_nets import (
+    PositionwiseFeedForward,
+)
 
 
 class RoutingRecord:

@@ -1,12 +1,12 @@
 import pytest
 import torch
 from conftest import TINY_DECODER
-from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
 from espnet_omnirouter.asr.decoder.moe_transformer_decoder import MoETransformerDecoder
 from espnet_omnirouter.layers.moe.config import MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.legacy_nets import BatchBeamSearch
 
 VOCAB, DIM = 7, 16
 SOS = EOS = VOCAB - 1

@@ -3,10 +3,10 @@ if decoded alone."""
 
 import pytest
 import torch
-from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+from espnet_omnirouter.legacy_nets import TooShortUttError
 
 
 @pytest.fixture
