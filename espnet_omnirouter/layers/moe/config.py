@@ -88,6 +88,19 @@ class MoEConfig:
             fail("top_k", f"must be an integer in [1, num_experts={self.num_experts}]")
         if self.gate_normalization not in GATE_NORMALIZATIONS:
             fail("gate_normalization", f"must be one of {GATE_NORMALIZATIONS}")
+        if self.is_moe and self.num_experts == 1:
+            fail(
+                "num_experts",
+                "one expert is a dense FFN behind a router whose gate is always 1 (it never "
+                "learns): use type: dense, or num_experts >= 2",
+            )
+        if self.is_moe and self.top_k == 1 and self.gate_normalization == "topk_softmax":
+            fail(
+                "top_k",
+                "with gate_normalization: topk_softmax the softmax over one logit makes every "
+                "gate exactly 1, so the router gets no gradient from the task loss: use "
+                "gate_normalization: full_softmax (Switch) with top_k: 1, or top_k >= 2",
+            )
         if self.ffn not in MOE_FFNS:
             fail("ffn", f"must be one of {MOE_FFNS}")
         if isinstance(self.blocks, str):

@@ -1,21 +1,58 @@
 """Position-wise feed-forward experts with stacked weights and grouped execution."""
 
+import contextlib
+import inspect
+import logging
 import math
+from typing import Iterator
 
 import torch
+from espnet2.torch_utils import initialize as espnet_initialize
 
 from espnet_omnirouter.layers.moe.grouped_linear import (
     EXPERT_BACKENDS,
     grouped_mm_linear,
     loop_grouped_linear,
 )
+from espnet_omnirouter.legacy_nets import PositionwiseFeedForward
+
+
+def espnet_init_in_progress() -> str:
+    """The ``init`` of the ESPnet ``initialize(model, init)`` call on the stack.
+
+    ESPnet calls each module's ``espnet_initialization_fn()`` without arguments, after
+    it has initialised every parameter with ``init``; a module whose parameters need
+    another treatment reads the scheme from that call.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code is espnet_initialize.initialize.__code__:
+            return frame.f_locals["init"]
+        frame = frame.f_back
+    raise RuntimeError(
+        "espnet_initialization_fn is ESPnet's hook: it runs inside "
+        "espnet2.torch_utils.initialize.initialize(model, init), which names the scheme"
+    )
+
+
+@contextlib.contextmanager
+def _quiet_info_logging() -> Iterator[None]:
+    """ESPnet's ``initialize`` logs every bias it zeroes; re-initialising E experts
+    through it would repeat those lines E times per MoE layer."""
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 class StackedExperts(torch.nn.Module):
     """E position-wise FFNs ``w_2(dropout(act(w_1 x)))`` with stacked weights.
 
     Parameters: ``w_1`` (E, D, H), ``b_1`` (E, H), ``w_2`` (E, H, D), ``b_2`` (E, D),
-    each expert initialised like ``torch.nn.Linear``.
+    each expert initialised like ``torch.nn.Linear``, or, under ESPnet's ``init``
+    option, as ESPnet initialises a dense FFN of its shape (``espnet_initialization_fn``).
 
     Args:
         num_experts: E.
@@ -60,6 +97,29 @@ class StackedExperts(torch.nn.Module):
             bound = 1.0 / math.sqrt(weight.shape[1])
             torch.nn.init.uniform_(weight, -bound, bound)
             torch.nn.init.uniform_(bias, -bound, bound)
+
+    @torch.no_grad()
+    def espnet_initialization_fn(self) -> None:
+        """ESPnet's hook, run by ``initialize(model, init)`` after its own pass.
+
+        That pass takes each stacked weight for one tensor whose fans include E (under
+        ``xavier_*``, ``kaiming_*`` and ``chainer`` the experts come out several times
+        smaller than a dense FFN's weights) and draws the stacked biases at random (it
+        zeroes ``*.bias`` vectors only). Each expert is re-drawn here as ``initialize``
+        draws ESPnet's dense ``PositionwiseFeedForward`` of the same shape: weights on
+        the fans of one expert, biases zero.
+        """
+        init = espnet_init_in_progress()
+        _, input_size, hidden_units = self.w_1.shape
+        dense = PositionwiseFeedForward(input_size, hidden_units, 0.0)
+        with _quiet_info_logging():
+            for expert in range(self.num_experts):
+                espnet_initialize.initialize(dense, init)
+                # torch.nn.Linear keeps (out, in); the stacked experts keep (in, out).
+                self.w_1[expert].copy_(dense.w_1.weight.t())
+                self.b_1[expert].copy_(dense.w_1.bias)
+                self.w_2[expert].copy_(dense.w_2.weight.t())
+                self.b_2[expert].copy_(dense.w_2.bias)
 
     def forward(
         self, tokens_by_expert: torch.Tensor, tokens_per_expert: torch.Tensor

@@ -26,6 +26,14 @@ from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
         ({"capacity_factor": 0}, r"moe_conf.capacity_factor=0"),
         ({"jitter_noise": 1.5}, r"moe_conf.jitter_noise=1.5"),
         ({"num_expert": 4}, r"unknown key\(s\) \['num_expert'\]"),
+        (
+            {"type": "switch", "num_experts": 1},
+            r"moe_conf.num_experts=1: one expert .* type: dense",
+        ),
+        (
+            {"type": "u2pp", "top_k": 1},
+            r"moe_conf.top_k=1: with gate_normalization: topk_softmax .* every gate exactly 1",
+        ),
     ],
 )
 def test_bad_values_name_the_key(conf, message):
