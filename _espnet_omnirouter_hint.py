@@ -2,21 +2,28 @@
 
 ESPnet has no plugin entry points: a process that loads a model whose config says
 ``encoder: moe_conformer`` without ``import espnet_omnirouter`` fails inside ESPnet with
-"--encoder must be one of (...)", which does not say what is missing. Installing
-espnet_omnirouter adds a start-up hook (``espnet_omnirouter-hint.pth``) that calls
-:func:`install`: once ESPnet's ``espnet2.train.class_choices`` is imported, that error
-gains one sentence telling the user to ``import espnet_omnirouter``.
+"--encoder must be one of (...)", which does not say what is missing. Users who want that
+error to say so run ``espnet-omnirouter-hint enable`` once: it writes a start-up hook
+(``espnet_omnirouter-hint.pth``) into their environment's site-packages that calls
+:func:`install`, so that once ESPnet's ``espnet2.train.class_choices`` is imported, that
+error gains one sentence telling the user to ``import espnet_omnirouter``. Installing the
+package does not write it: code that runs in every Python process is the user's choice.
+``espnet-omnirouter-hint disable`` removes it.
 
 This module lives outside the package because importing ``espnet_omnirouter`` imports
 ESPnet and torch, which no Python start-up should pay for. It registers nothing itself:
 the explicit import stays the way to use the plugin.
 """
 
+import argparse
 import functools
 import importlib.abc
 import importlib.machinery
 import sys
+import sysconfig
+from pathlib import Path
 from types import ModuleType
+from typing import List, Optional
 
 # ESPnet choices name -> the keys espnet_omnirouter registers there (checked against
 # espnet_omnirouter.registration by the tests).
@@ -26,6 +33,13 @@ PLUGIN_CHOICES = {
     "model": ("moe_espnet", "u2pp"),
 }
 CLASS_CHOICES_MODULE = "espnet2.train.class_choices"
+# Lines of a .pth file that start with "import" run at start-up; this one does nothing
+# where this module is gone (the package uninstalled, an editable checkout deleted).
+PTH_NAME = "espnet_omnirouter-hint.pth"
+PTH_LINE = (
+    "import importlib.util; importlib.util.find_spec('_espnet_omnirouter_hint') "
+    "and __import__('_espnet_omnirouter_hint').install()\n"
+)
 
 
 def add_hint(class_choices: ModuleType) -> None:
@@ -78,3 +92,30 @@ def install() -> None:
         add_hint(sys.modules[CLASS_CHOICES_MODULE])
     elif not any(isinstance(finder, _ClassChoicesWatcher) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ClassChoicesWatcher())
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``espnet-omnirouter-hint enable|disable|status [--site_dir DIR]``."""
+    parser = argparse.ArgumentParser(
+        description="Add (enable) or remove (disable) the start-up hook that makes ESPnet's "
+        "error name `import espnet_omnirouter` when a process forgot it."
+    )
+    parser.add_argument("action", choices=("enable", "disable", "status"))
+    parser.add_argument(
+        "--site_dir",
+        type=Path,
+        default=Path(sysconfig.get_paths()["purelib"]),
+        help="site-packages dir of the environment (default: this interpreter's, %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    pth = args.site_dir / PTH_NAME
+    if args.action == "enable":
+        pth.write_text(PTH_LINE)
+    elif args.action == "disable":
+        pth.unlink(missing_ok=True)
+    print(f"{pth}: {'enabled' if pth.is_file() else 'disabled'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,13 +9,13 @@ says so, so dense, switch and omni can be shown in one figure.
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
+from espnet_omnirouter.analysis.training_log import TrainingCurves
+from espnet_omnirouter.utils.extras import import_optional
+
+import_optional("matplotlib", "plotting").use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from espnet_omnirouter.analysis.training_log import TrainingCurves  # noqa: E402
 
 ModelRouting = Tuple[str, dict]
 

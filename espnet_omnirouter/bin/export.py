@@ -28,6 +28,7 @@ from typing import List, Optional
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.export.exporter import ExportError, export_model
+from espnet_omnirouter.utils.extras import import_optional
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
 EXIT_BAD_MODEL = 4
@@ -51,6 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--max_frames must be >= 1, got {args.max_frames}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
+        for module in ("onnx", "onnxscript", "onnxruntime"):  # the exporter's and the check's
+            import_optional(module, "ONNX export")
         model = resolve_model(args.model, args.model_file, args.cache_dir)
         print(f"[export] loading {model.checkpoint} ({model.config})", flush=True)
         speech2text = load_speech2text(model.config, model.checkpoint, beam_size=1)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Tuple
 
+from espnet_omnirouter.utils.extras import import_optional
+
 # Modules defining a CORPUS, in the order of the results table.
 CORPUS_MODULES = (
     "ami", "chime6", "commonvoice", "fleurs", "eval2000", "librispeech", "wsj", "tedlium",
@@ -47,6 +49,7 @@ class CorpusError(ValueError):
 
 def corpora() -> Dict[str, Corpus]:
     """Every corpus, by key, in table order."""
+    import_optional("lhotse", "preparing real corpora")
     loaded = [importlib.import_module(f"{__package__}.{name}").CORPUS for name in CORPUS_MODULES]
     return {corpus.key: corpus for corpus in loaded}
 

@@ -14,6 +14,7 @@ import yaml
 from espnet2.main_funcs.pack_funcs import Archiver
 
 from espnet_omnirouter.publishing.model_card import experiment_card
+from espnet_omnirouter.utils.extras import import_optional
 
 HUB_URL = "https://huggingface.co"
 
@@ -66,15 +67,14 @@ def stage_upload(packed_model: Path, upload_dir: Path, repo_id: str) -> List[Pat
 
 def hub_client() -> HubClient:
     """An authenticated ``HfApi``: the token comes from ``HF_TOKEN`` or ``hf auth login``."""
-    from huggingface_hub import HfApi, get_token
-
-    token = get_token()
+    huggingface_hub = import_optional("huggingface_hub", "publishing to the Hugging Face Hub")
+    token = huggingface_hub.get_token()
     if token is None:
         raise PublishError(
             "no Hugging Face token: set HF_TOKEN to a write token "
             f"({HUB_URL}/settings/tokens) or run `hf auth login`"
         )
-    return HfApi(token=token)
+    return huggingface_hub.HfApi(token=token)
 
 
 def upload(

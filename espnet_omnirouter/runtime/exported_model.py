@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import onnxruntime
+
+try:
+    import onnxruntime
+except ModuleNotFoundError as error:  # no import from the package: runtime/ stands alone
+    raise ModuleNotFoundError(
+        "the ONNX Runtime transcriber needs onnxruntime: pip install onnxruntime "
+        "(or pip install 'espnet_omnirouter[onnx]')",
+        name="onnxruntime",
+    ) from error
 
 from .ctc_search import Hypothesis
 from .frontend import LogMelFrontend
