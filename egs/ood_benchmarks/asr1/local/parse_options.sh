@@ -1,0 +1,1 @@
+../../../espeak_en/asr1/local/parse_options.sh
