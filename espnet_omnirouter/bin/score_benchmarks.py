@@ -4,17 +4,19 @@ Omni-router paper's table layout (Markdown).
 Usage:
     python -m espnet_omnirouter.bin.score_benchmarks --data_dir data \
         --benchmarks ami_ihm_test librispeech_test_clean ... \
-        --model exp/asr_dense:ctc_greedy --model exp/asr_omni:ctc_greedy --output RESULTS.md
+        --model exp/asr_dense:ctc_greedy --model exp/asr_omni --output RESULTS.md
 
 References are <data_dir>/<benchmark>/text; hypotheses <model dir>/decode_ood/<mode>/
-<benchmark>/text (bin/decode's layout); both sides go through Whisper's English text
-normaliser (scoring/english_normalizer.py). Benchmarks are titled as in the paper
-(``prepare_benchmarks --list``); other test sets by their dir name. Models are named by
-their dir without "asr_"; dense/switch/omni (and u2pp_dense/u2pp_moe) pairs get bootstrap
-confidence intervals of the relative change of the average WER.
+<benchmark>/text (bin/decode's layout; a --model without :MODE is scored in the first,
+best, mode bin/decode chose for it, from decode_ood/decoding.json); both sides go through
+Whisper's English text normaliser (scoring/english_normalizer.py). Benchmarks are titled
+as in the paper (``prepare_benchmarks --list``); other test sets by their dir name. Models
+are named by their dir without "asr_"; dense/switch/omni (and u2pp_dense/u2pp_moe) pairs
+get bootstrap confidence intervals of the relative change of the average WER.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,19 +41,24 @@ def main() -> None:
     parser.add_argument("--data_dir", type=Path, required=True)
     parser.add_argument("--benchmarks", nargs="+", required=True)
     parser.add_argument(
-        "--model", action="append", required=True, metavar="DIR:MODE",
-        help="a model dir and the decoding mode to score (repeatable)",
+        "--model", action="append", required=True, metavar="DIR[:MODE]",
+        help="a model dir and the decoding mode to score (default: the first mode bin/decode "
+        "wrote); repeatable",
     )  # fmt: skip
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     titles = benchmark_titles()
     known = [name for name in titles if name in args.benchmarks]
     benchmarks = known + [name for name in args.benchmarks if name not in titles]
-    results, missing = [], []
+    results, missing, modes = [], [], []
     for spec in args.model:
-        model_dir, _, mode = spec.rpartition(":")
-        if not model_dir or not mode:
-            parser.error(f"--model {spec}: expected DIR:MODE")
+        model_dir, _, mode = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        if not mode:
+            decoding = Path(model_dir) / DECODE_DIR / "decoding.json"
+            if not decoding.is_file():
+                parser.error(f"--model {spec}: no {decoding}: decode it first or name a mode")
+            mode = json.loads(decoding.read_text())["modes"][0]
+        modes.append(mode)
         name = Path(model_dir).name.removeprefix("asr_")
         result = load_result(
             Path(model_dir), args.data_dir, benchmarks, mode, name, DECODE_DIR, normalize_english
@@ -71,7 +78,7 @@ def main() -> None:
         "",
         "WER (%) per benchmark and their macro average, references and hypotheses normalised",
         "by Whisper's English text normaliser. Modes: "
-        + ", ".join(spec.rpartition(":")[2] for spec in args.model)
+        + ", ".join(modes)
         + f". Utterances: {sizes}.",
         "",
         wer_table(results, benchmarks, titles),

@@ -17,11 +17,13 @@ resampled to the model's, several channels are averaged. Prints ``<id> <text>`` 
 file, --output_jsonl one JSON object per file with duration, decoding seconds and RTF.
 
 Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing,
-unreadable or empty (the others are still transcribed); 4 the model cannot be loaded.
+unreadable or empty (the others are still transcribed); 4 the model cannot be loaded
+(a --model that names a file or dir that does not exist: "no such file or directory").
+Other libraries' notices (FutureWarnings, the model zoo's cache notice, KenLM's loading
+banner) are not printed; OMNIROUTER_LOG_LEVEL=DEBUG shows them.
 """
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -35,11 +37,19 @@ from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
 from espnet_omnirouter.runtime.transcribe import Transcripts, unique_ids
 from espnet_omnirouter.utils.audio import AudioError, load_audio
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+def names_a_path(model: str) -> bool:
+    """Whether ``--model`` is meant as a file or dir rather than a zoo / Hub id
+    (``owner/name``): it is absolute, starts with ``.`` or ``~``, or names an archive."""
+    return model.startswith(("/", ".", "~")) or model.endswith(ARCHIVE_SUFFIXES)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,10 +75,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--output_text", type=Path, help="write a Kaldi text file")
     parser.add_argument("--output_jsonl", type=Path, help="write JSON lines with timings")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    setup_cli_logging()
+    if names_a_path(args.model) and not Path(args.model).expanduser().exists():
+        print(f"transcribe: --model {args.model}: no such file or directory", file=sys.stderr)
+        return EXIT_BAD_MODEL
 
     try:
-        model = resolve_model(args.model, args.model_file, args.cache_dir)
+        model = resolve_model(
+            str(Path(args.model).expanduser()) if names_a_path(args.model) else args.model,
+            args.model_file, args.cache_dir,
+        )  # fmt: skip
         lm_dir = args.lm_dir or model.lm_dir
         mode = args.mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
         if mode == "ctc_lexicon_lm" and lm_dir is None:

@@ -69,6 +69,9 @@ def test_transcribes_any_rate_and_channels_like_the_batch_decoder(experiment, tm
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert [r["id"] for r in records] == ["a", "b"] and records[1]["duration"] == 0.8
     assert all(r["rtf"] > 0 for r in records)
+    # Other libraries' notices are logged, not printed (OMNIROUTER_LOG_LEVEL=DEBUG shows them).
+    for notice in ("FutureWarning", "Set decoder to none"):
+        assert notice not in result.stderr, notice
     # Same text as the recipe's batch decoder on the same (resampled, mixed) samples.
     speech2text = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
     speech2text.asr_model.eval()
@@ -108,6 +111,7 @@ def test_unloadable_models_exit_4_with_the_reason(experiment, tmp_path):
         str(no_checkpoint): "is not a model dir: it needs config.yaml and one of",
         str(tmp_path / "bad.zip"): "cannot load archive",
         "nobody/no_such_model": "cannot load model (not a dir, archive or cached zoo id)",
+        str(tmp_path / "nonexistent.zip"): "nonexistent.zip: no such file or directory",
     }
     for model, message in cases.items():
         result = transcribe("--model", model, audio)

@@ -9,21 +9,24 @@ import yaml
 
 from espnet_omnirouter.asr.decoding.attention_rescoring import attention_rescoring
 from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import batch_ctc_prefix_beam_search
+from espnet_omnirouter.utils.model_config import config_with_resolved_files
 
 
 def load_speech2text(config: Path, model_file: Path, beam_size: int):
     """ESPnet's ``Speech2Text`` on CPU; its beam search weighs CTC 0.3 in hybrid models
-    and 1.0 in CTC-only ones."""
+    and 1.0 in CTC-only ones. The files the config names relative to its recipe dir are
+    found from any current directory (``config_with_resolved_files``)."""
     from espnet2.bin.asr_inference import Speech2Text
 
-    return Speech2Text(
-        asr_train_config=str(config),
-        asr_model_file=str(model_file),
-        device="cpu",
-        beam_size=beam_size,
-        ctc_weight=1.0 if _is_ctc_only(config) else 0.3,
-        nbest=1,
-    )
+    with config_with_resolved_files(config) as resolved:
+        return Speech2Text(
+            asr_train_config=str(resolved),
+            asr_model_file=str(model_file),
+            device="cpu",
+            beam_size=beam_size,
+            ctc_weight=1.0 if _is_ctc_only(config) else 0.3,
+            nbest=1,
+        )
 
 
 def _is_ctc_only(config: Path) -> bool:

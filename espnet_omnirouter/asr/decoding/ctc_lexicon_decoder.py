@@ -7,10 +7,15 @@ log-probability plus ``word_score``. The model's blank doubles as the word bound
 since sentencepiece tokens carry the word boundary themselves (``▁the``).
 """
 
+import logging
 from pathlib import Path
 from typing import List, Sequence
 
 import torch
+
+from espnet_omnirouter.utils.console import native_output_logged
+
+logger = logging.getLogger(__name__)
 
 LEXICON_FILE = "lexicon.txt"
 LM_FILE = "lm.arpa"
@@ -49,17 +54,18 @@ class CTCLexiconDecoder:
             raise ImportError(
                 "lexicon decoding needs flashlight-text (pip install flashlight-text)"
             ) from error
-        self._decoder = ctc_decoder(
-            lexicon=str(lm_dir / LEXICON_FILE),
-            tokens=list(token_list),
-            lm=str(lm_dir / LM_FILE),
-            beam_size=beam_size,
-            lm_weight=lm_weight,
-            word_score=word_score,
-            blank_token=blank,
-            sil_token=blank,
-            unk_word="<unk>",
-        )
+        with native_output_logged(logger, "KenLM"):  # its loading banner, not for the console
+            self._decoder = ctc_decoder(
+                lexicon=str(lm_dir / LEXICON_FILE),
+                tokens=list(token_list),
+                lm=str(lm_dir / LM_FILE),
+                beam_size=beam_size,
+                lm_weight=lm_weight,
+                word_score=word_score,
+                blank_token=blank,
+                sil_token=blank,
+                unk_word="<unk>",
+            )
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> List[str]:
         hypotheses = self._decoder(log_probs.float().contiguous(), lengths.to(torch.int32))

@@ -24,6 +24,21 @@ ENCODER_MODES = ("ctc_greedy", "ctc_lexicon_lm", "ctc_prefix_beam_search", "atte
 MODES = (*ENCODER_MODES, "beam", "streaming")
 
 
+def streams(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s encoder decodes with chunk attention and streams (U2++)."""
+    return isinstance(model.encoder, U2ppConformerEncoder)
+
+
+def auto_modes(model: torch.nn.Module, lexicon_lm: bool) -> List[str]:
+    """The modes that suit ``model``, best first: with an attention decoder,
+    ``attention_rescoring`` then ``ctc_prefix_beam_search`` (U2++ encoders, as WeNet
+    decodes U2++) or ``ctc_greedy``; a CTC-only model: ``ctc_lexicon_lm`` where a lexicon
+    and word LM are given (``lexicon_lm``), and ``ctc_greedy``."""
+    if getattr(model, "decoder", None) is not None:
+        return ["attention_rescoring", "ctc_prefix_beam_search" if streams(model) else "ctc_greedy"]
+    return ["ctc_lexicon_lm", "ctc_greedy"] if lexicon_lm else ["ctc_greedy"]
+
+
 @dataclass
 class Decoding:
     """A loaded model and how to decode with it.
@@ -90,7 +105,7 @@ def make_decoding(
     if unknown:
         raise ValueError(f"unknown decoding modes {unknown}; choose from {MODES}")
     if chunk_size or "streaming" in modes:
-        if not isinstance(model.encoder, U2ppConformerEncoder):
+        if not streams(model):
             raise ValueError("chunk attention and streaming need a u2pp_conformer encoder")
         if chunk_size < 1:
             raise ValueError("streaming needs a chunk size >= 1 (encoder frames)")
