@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from espnet_omnirouter.scoring.bootstrap import average_wer, relative_change_interval
+from espnet_omnirouter.scoring.bootstrap import (
+    average_wer,
+    relative_change_interval,
+    seeds_and_utterances_interval,
+)
 from espnet_omnirouter.scoring.wer import UtteranceErrors
 
 
@@ -42,3 +46,37 @@ def test_noise_gives_an_interval_around_zero():
 def test_mismatched_utterances_are_rejected():
     with pytest.raises(ValueError, match="different utterances"):
         relative_change_interval({"a": errors([1, 2])}, {"a": errors([1, 2, 3])}, 10)
+
+
+def test_one_run_each_is_the_utterance_bootstrap():
+    rng = np.random.default_rng(2)
+    base = {"a": errors(rng.integers(0, 6, size=150)), "b": errors(rng.integers(0, 3, size=80))}
+    system = {name: errors(np.maximum(e.errors - 1, 0)) for name, e in base.items()}
+    change, low, high = seeds_and_utterances_interval([base], [system], 2000)
+    utterance_only = relative_change_interval(base, system, 2000)
+    assert change == pytest.approx(utterance_only[0])
+    assert low == pytest.approx(utterance_only[1], abs=1.5)
+    assert high == pytest.approx(utterance_only[2], abs=1.5)
+    assert high < 0
+
+
+def test_seed_spread_widens_the_interval_and_can_remove_significance():
+    """A system whose runs scatter around the baseline: each single run differs
+    'significantly' from the baseline over utterances, but over seeds the difference is
+    not significant."""
+    rng = np.random.default_rng(3)
+    base_errors = rng.integers(1, 6, size=300).astype(float)
+    base = [{"a": errors(base_errors)} for _ in range(3)]
+    factors = (0.8, 1.0, 1.2)  # one run better, one equal, one worse
+    system = [{"a": errors(np.round(base_errors * f))} for f in factors]
+    worse = relative_change_interval(base[0], system[2], 1000)
+    assert worse[1] > 0  # one seed alone looks significantly worse
+    change, low, high = seeds_and_utterances_interval(base, system, 2000)
+    assert change == pytest.approx(0.0, abs=1.0)
+    assert low < 0 < high
+    assert high - low > worse[2] - worse[1]
+
+
+def test_seed_bootstrap_rejects_runs_of_different_utterances():
+    with pytest.raises(ValueError, match="different utterances"):
+        seeds_and_utterances_interval([{"a": errors([1, 2])}], [{"a": errors([1, 2, 3])}], 10)

@@ -1,0 +1,167 @@
+"""A study run's record: the small JSON file that keeps what the study's tables need.
+
+One record per trained model, committed under ``study/records/<run>.json``, so that the
+tables of STUDY.md can be rebuilt without the experiment dirs (which are not committed):
+
+    run          name, group, base config, seed, change, experiment tag, config sections
+    parameters   total and active per frame
+    references   per test set: utterance ids and reference word counts (sorted ids)
+    decoding     per mode: per test set the word errors of every utterance, and the RTF
+    training     per epoch ESPnet's [train] and [valid] means; wall seconds of training
+    routing      per MoE layer: expert load, per-frame router entropy, entropy of the load;
+                 L x L Cramér's V and NMI between layers; reassignment ablation WERs
+    provenance   the command, date, machine and code revision that produced it
+"""
+
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import yaml
+
+from espnet_omnirouter.analysis.training_log import read_training_log
+from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
+
+RECORD_VERSION = 1
+
+
+def stage_seconds(exp_dir: Path, step: str) -> Optional[int]:
+    """Seconds of the last ``step`` (e.g. ``train_omni``) in run.sh's stage_times.tsv."""
+    path = exp_dir / "stage_times.tsv"
+    seconds = None
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            _, name, value = line.split("\t")
+            if name == step:
+                seconds = int(value)
+    return seconds
+
+
+def decodings(model_dir: Path, data_dir: Path) -> Dict[str, Dict[str, UtteranceErrors]]:
+    """Per decoding mode (``ctc_greedy``, ``chunk16/streaming``, ...), per test set, the
+    scores of ``<model_dir>/decode/<mode>/<set>/text`` against ``<data_dir>/<set>/text``."""
+    found: Dict[str, Dict[str, UtteranceErrors]] = {}
+    decode_dir = model_dir / "decode"
+    for hypotheses in sorted(decode_dir.glob("**/text")):
+        *mode_parts, test_set, _ = hypotheses.relative_to(decode_dir).parts
+        references = read_kaldi_text(data_dir / test_set / "text")
+        mode = "/".join(mode_parts)
+        found.setdefault(mode, {})[test_set] = score(references, read_kaldi_text(hypotheses))
+    return found
+
+
+def load_entropy(load: List[float]) -> float:
+    """Entropy (nats) of one layer's expert-load distribution."""
+    shares = np.asarray(load, float)
+    shares = shares[shares > 0]
+    return float(-(shares * np.log(shares)).sum())
+
+
+def mean_off_diagonal(matrix: List[List[float]]) -> Optional[float]:
+    values = np.asarray(matrix, float)
+    if values.shape[0] < 2:
+        return None
+    return float(values[~np.eye(len(values), dtype=bool)].mean())
+
+
+def routing_record(routing_dir: Path) -> Optional[Dict[str, Any]]:
+    """What the study keeps of bin/analyze_routing's ``routing_stats.json`` (None: no
+    analysis, or a model without MoE layers)."""
+    path = routing_dir / "routing_stats.json"
+    if not path.is_file():
+        return None
+    stats = json.loads(path.read_text())
+    if not stats["layers"]:
+        return None
+    return {
+        "layers": stats["layers"],
+        "num_experts": stats["num_experts"],
+        "frames": stats["frames"],
+        "load": np.round(stats["load"], 4).tolist(),
+        "frame_entropy": np.round(stats["entropy"], 4).tolist(),
+        "load_entropy": [round(load_entropy(load), 4) for load in stats["load"]],
+        "cramers_v": np.round(stats["cramers_v"], 4).tolist(),
+        "nmi": np.round(stats["nmi"], 4).tolist(),
+        "cramers_v_mean": round(mean_off_diagonal(stats["cramers_v"]), 4),
+        "nmi_mean": round(mean_off_diagonal(stats["nmi"]), 4),
+        "neighbour_agreement": stats["neighbour_agreement"],
+        "ablation": stats.get("ablation"),
+    }
+
+
+def training_record(model_dir: Path, exp_dir: Path, tag: str) -> Optional[Dict[str, Any]]:
+    """Per-epoch training and validation means from ESPnet's train.log, and wall time."""
+    log = model_dir / "train.log"
+    if not log.is_file():
+        return None
+    epochs = read_training_log(log).epochs
+    finite = lambda values: {k: v for k, v in values.items() if math.isfinite(v)}  # noqa: E731
+    return {
+        "epochs": [{"train": finite(e["train"]), "valid": finite(e["valid"])} for e in epochs],
+        "seconds": stage_seconds(exp_dir, f"train_{tag}"),
+    }
+
+
+def code_revision(path: Path) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() or "unknown"
+
+
+def build_record(
+    run: Dict[str, Any],
+    model_dir: Path,
+    exp_dir: Path,
+    data_dir: Path,
+    parameters: Dict[str, int],
+    provenance: Dict[str, str],
+) -> Dict[str, Any]:
+    """The record of one study run from its experiment dir (see the module docstring)."""
+    config = yaml.safe_load((model_dir / "config.yaml").read_text())
+    scored = decodings(model_dir, data_dir)
+    references: Dict[str, Dict[str, list]] = {}
+    decoding: Dict[str, Dict[str, Any]] = {}
+    for mode, per_set in scored.items():
+        rtfs = []
+        for test_set, errors in per_set.items():
+            references.setdefault(
+                test_set,
+                {"utt_ids": errors.utt_ids, "ref_words": errors.ref_words.astype(int).tolist()},
+            )
+            rtf = model_dir / "decode" / mode / test_set / "rtf"
+            if rtf.is_file():
+                rtfs.append(float(rtf.read_text()))
+        decoding[mode] = {
+            "errors": {s: e.errors.astype(int).tolist() for s, e in per_set.items()},
+            "rtf": round(float(np.mean(rtfs)), 5) if rtfs else None,
+        }
+    return {
+        "version": RECORD_VERSION,
+        "run": {
+            **run,
+            "config": {k: config.get(k) for k in ("encoder_conf", "decoder_conf", "model_conf")},
+        },
+        "parameters": parameters,
+        "references": references,
+        "decoding": decoding,
+        "decode_seconds": stage_seconds(exp_dir, f"decode_{run['tag']}"),
+        "training": training_record(model_dir, exp_dir, run["tag"]),
+        "routing": routing_record(model_dir / "routing"),
+        "provenance": provenance,
+    }
+
+
+def utterance_errors(record: Dict[str, Any], mode: str) -> Dict[str, UtteranceErrors]:
+    """The scores of a record's decoding ``mode``, per test set."""
+    return {
+        test_set: UtteranceErrors(
+            record["references"][test_set]["utt_ids"],
+            np.asarray(errors, float),
+            np.asarray(record["references"][test_set]["ref_words"], float),
+        )
+        for test_set, errors in record["decoding"][mode]["errors"].items()
+    }
