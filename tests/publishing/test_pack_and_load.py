@@ -1,6 +1,7 @@
 """A tiny trained model, packed, then loaded offline where only the plugin is imported:
-from the archive, from its Hub layout (a Hub snapshot in the local cache) and by the
-transcribe CLI, each decoding synthesized speech as the training side does."""
+from the archive (through espnet_model_zoo, and ESPnet's own Speech2Text.from_pretrained and
+espnet.load), from its Hub layout (a Hub snapshot in the local cache) and by the transcribe
+CLI, each decoding synthesized speech as the training side does."""
 
 import json
 import os
@@ -34,6 +35,29 @@ files = ModelDownloader(cache_dir).download_and_unpack(model)
 speech2text = Speech2Text(**files, device="cpu", beam_size=2, ctc_weight=0.5, nbest=1)
 speech, _ = soundfile.read(wav, dtype="float32")
 print(json.dumps({"text": speech2text(speech)[0][0], "files": files}))
+"""
+
+
+# A user's process on ESPnet's own entry points: Speech2Text.from_pretrained, and
+# espnet.load where the installed ESPnet has it (202609 and later). Both unpack a local
+# archive into the model zoo's default cache; the process says where, for the clean-up.
+LOAD_FROM_PRETRAINED = """
+import json, sys
+import espnet, espnet_omnirouter
+from espnet2.bin.asr_inference import Speech2Text
+from espnet_model_zoo.downloader import ModelDownloader, str_to_hash
+import soundfile
+from pathlib import Path
+
+model, wav = sys.argv[1:]
+options = dict(device="cpu", beam_size=2, ctc_weight=0.5, nbest=1)
+speech, _ = soundfile.read(wav, dtype="float32")
+loaded = {"from_pretrained": Speech2Text.from_pretrained(model, **options)}
+if hasattr(espnet, "load"):
+    loaded["espnet.load"] = espnet.load(model, task="asr", **options)
+texts = {name: speech2text(speech)[0][0] for name, speech2text in loaded.items()}
+unpacked = ModelDownloader().cachedir / str_to_hash(Path(model).absolute())
+print(json.dumps({"texts": texts, "unpacked": str(unpacked)}))
 """
 
 
@@ -121,6 +145,22 @@ def test_unpacked_archive_decodes_like_the_training_side(packed, tmp_path):
     result = load_and_decode(tmp_path / "zoo", str(packed["archive"]), packed["wav"])
     assert result["text"] == packed["expected"]["beam"]
     assert all(path.startswith(str(tmp_path / "zoo")) for path in result["files"].values())
+
+
+def test_espnet_entry_points_load_the_archive_and_decode_like_the_training_side(packed):
+    import espnet
+
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_FROM_PRETRAINED, str(packed["archive"]), str(packed["wav"])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    output = json.loads(result.stdout.splitlines()[-1])
+    shutil.rmtree(output["unpacked"])
+    expected = {"from_pretrained"} | ({"espnet.load"} if hasattr(espnet, "load") else set())
+    assert output["texts"] == {name: packed["expected"]["beam"] for name in expected}
 
 
 def test_hub_layout_loads_offline_and_decodes_like_the_training_side(packed, tmp_path):
