@@ -28,10 +28,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import (
-    SUBSAMPLING_GEOMETRY,
-    U2ppConformerEncoder,
-)
+from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
+from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 from espnet_omnirouter.export.onnx_modules import (
     AttentionDecoder,
     ChunkEncoder,
@@ -226,7 +224,11 @@ def export_model(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     encoder, decoder = model.encoder, getattr(model, "decoder", None)
-    streaming = isinstance(encoder, U2ppConformerEncoder)
+    for option in ("interctc_use_conditioning", "ctc_trim"):
+        if getattr(encoder, option, False):
+            raise ExportError(f"encoder_conf.{option}: the encoder needs its CTC inside")
+    # A non-causal U2++ convolution looks ahead of a chunk: full context only.
+    streaming = isinstance(encoder, U2ppConformerEncoder) and encoder.streamable
     feat_size = model.frontend.output_size()
     frontend_options, frontend_arrays = frontend_description(model, sample_rate)
     extend_positions(encoder, max_frames)
@@ -278,14 +280,14 @@ def export_model(
 
 
 def _encoder_description(encoder: torch.nn.Module, streaming: bool, max_frames: int) -> Dict:
-    subsampling, right_context = SUBSAMPLING_GEOMETRY.get(type(encoder.embed), (None, None))
+    geometry = subsampling_geometry(encoder.embed)
     description = {
         "type": type(encoder).__name__,
         "moe": encoder.moe_conf.__dict__ if hasattr(encoder, "moe_conf") else None,
         "output_size": encoder.output_size(),
         "num_blocks": len(encoder.encoders),
-        "subsampling_rate": subsampling,
-        "right_context": right_context,
+        "subsampling_rate": geometry.rate,
+        "right_context": geometry.right_context,
         "max_frames": max_frames,
         "streaming": streaming,
     }

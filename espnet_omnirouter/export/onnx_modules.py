@@ -14,23 +14,18 @@ import torch
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 
 
-def positional_encoding(encoder: torch.nn.Module) -> torch.nn.Module:
-    """The encoder's positional encoding module (ESPnet's, the one with ``extend_pe``)."""
-    for module in encoder.embed.modules():
-        if hasattr(module, "extend_pe"):
-            return module
-    raise ValueError(f"{type(encoder).__name__}.embed has no positional encoding")
-
-
 def extend_positions(encoder: torch.nn.Module, max_frames: int) -> None:
     """Precompute the positional table for ``max_frames`` encoder frames.
 
     ESPnet extends its table when a longer input comes, a Python branch that tracing
     removes: the exported graph slices the table it was traced with, so that table
-    must already cover the longest input the runtime will feed.
+    must already cover the longest input the runtime will feed. (ESPnet's tables give a
+    frame the same embedding whatever their length; the legacy relative one, which does
+    not, is computed per input instead: ``StatelessRelPositionalEncoding`` has no table.)
     """
-    positions = positional_encoding(encoder)
-    positions.extend_pe(torch.zeros(1, max_frames, 1))
+    for module in encoder.embed.modules():
+        if hasattr(module, "extend_pe"):
+            module.extend_pe(torch.zeros(1, max_frames, 1))
 
 
 class FullContextEncoder(torch.nn.Module):
@@ -46,6 +41,8 @@ class FullContextEncoder(torch.nn.Module):
         self, feats: torch.Tensor, feats_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         encoder_out, encoder_out_lens, _ = self.encoder(feats, feats_lens)
+        if isinstance(encoder_out, tuple):  # intermediate CTC outputs: not exported
+            encoder_out = encoder_out[0]
         frames = torch.arange(encoder_out.shape[1], device=encoder_out.device)
         padding = frames[None, :] >= encoder_out_lens[:, None]
         return encoder_out.masked_fill(padding.unsqueeze(-1), 0.0), encoder_out_lens
@@ -98,11 +95,12 @@ class ChunkEncoder(torch.nn.Module):
         encoder = self.encoder
         for layer in encoder.moe_layers:
             layer.reset_routing()  # no padding in a chunk: no stale mask of a full forward
-        (x, _), _ = encoder.embed(chunk, None)
+        x, _ = encoder.embed_with_positions(chunk)
         cache_time = att_cache.shape[2]
         # Positional embeddings of the keys: the cached frames, then the chunk.
-        key_positions = torch.arange(cache_time + x.shape[1]) + (offset - cache_time)
-        pos_emb = positional_encoding(encoder).pe.index_select(1, key_positions)
+        pos_emb = encoder.positions.position_encoding(
+            offset - cache_time, cache_time + x.shape[1], x
+        )
         mask = torch.ones(1, x.shape[1], cache_time + x.shape[1], dtype=torch.bool)
         new_att_caches, new_cnn_caches = [], []
         for index, block in enumerate(encoder.encoders):

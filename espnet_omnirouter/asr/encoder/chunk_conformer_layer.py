@@ -1,6 +1,7 @@
 """Conformer block with explicit streaming state (one code path for training, full-context
 decoding and chunk-by-chunk streaming)."""
 
+import inspect
 from typing import Optional, Tuple
 
 import torch
@@ -21,9 +22,15 @@ class ChunkConformerLayer(EncoderLayer):
         att_cache: (#batch, cache_time, size) attention inputs of earlier frames, or None.
         cnn_cache: (#batch, size, kernel_size - 1) convolution input of earlier frames,
             or None (zeros).
+        pad_mask: (#batch, 1, time) bool, True on real frames, or None (no padding).
+            Only a non-causal convolution reads it (the ESPnet releases whose
+            ``ConvolutionModule`` takes ``mask_pad`` zero padded frames before it).
     returns the output (#batch, time, size), the attention inputs of all its keys
-    (#batch, cache_time + time, size) and the next convolution cache. The sub-layers and
-    their order are ``EncoderLayer.forward``'s (macaron FFN, attention, convolution, FFN).
+    (#batch, cache_time + time, size) and the next convolution cache (None without a
+    causal convolution). The sub-layers and their order are ``EncoderLayer.forward``'s
+    (macaron FFN, attention, convolution, FFN). The convolution is a
+    ``CausalConvolutionModule`` (streaming, with its cache) or ESPnet's own
+    ``ConvolutionModule`` (``causal: false``: it looks ahead, so no cache).
     """
 
     @classmethod
@@ -54,6 +61,7 @@ class ChunkConformerLayer(EncoderLayer):
         mask: torch.Tensor,
         att_cache: Optional[torch.Tensor] = None,
         cnn_cache: Optional[torch.Tensor] = None,
+        pad_mask: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         scale = 1.0
         if self.training and self.stochastic_depth_rate > 0:
@@ -83,7 +91,7 @@ class ChunkConformerLayer(EncoderLayer):
             residual = x
             if self.normalize_before:
                 x = self.norm_conv(x)
-            x, new_cnn_cache = self.conv_module(x, cnn_cache)
+            x, new_cnn_cache = self._convolve(x, cnn_cache, pad_mask)
             x = residual + scale * self.dropout(x)
             if not self.normalize_before:
                 x = self.norm_conv(x)
@@ -92,6 +100,20 @@ class ChunkConformerLayer(EncoderLayer):
         if self.conv_module is not None:
             x = self.norm_final(x)
         return x, keys, new_cnn_cache
+
+    def _convolve(
+        self, x: torch.Tensor, cnn_cache: Optional[torch.Tensor], pad_mask: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if isinstance(self.conv_module, CausalConvolutionModule):
+            return self.conv_module(x, cnn_cache)
+        if cnn_cache is not None:
+            raise ValueError("a non-causal convolution (causal: false) has no streaming cache")
+        if (
+            pad_mask is not None
+            and "mask_pad" in inspect.signature(self.conv_module.forward).parameters
+        ):
+            return self.conv_module(x, mask_pad=pad_mask), None
+        return self.conv_module(x), None
 
     def _residual(
         self, x: torch.Tensor, norm: torch.nn.Module, module: torch.nn.Module, scale: float

@@ -1,14 +1,50 @@
 """ESPnet Conformer encoder whose feed-forward networks can be MoE layers."""
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import torch
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from typeguard import typechecked
 
+from espnet_omnirouter.asr.encoder.positional_encoding import make_positions_stateless
 from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
+
+
+def _attention_type(conf: Mapping[str, Any]) -> str:
+    """The self-attention ESPnet builds: ``selfattn``, ``rel_selfattn`` (latest) or
+    ``legacy_rel_selfattn``."""
+    attention = conf.get("selfattention_layer_type", "rel_selfattn")
+    if attention == "rel_selfattn" and conf.get("rel_pos_type", "legacy") == "legacy":
+        return "legacy_rel_selfattn"
+    return attention
+
+
+# ConformerEncoder switches that ESPnet reads only in some configurations and ignores
+# silently in the others: (option, its default, when it is read, what it needs). Sizes of
+# a disabled module (cnn_module_kernel without the convolution, ...) are left alone.
+_CONDITIONAL_OPTIONS: Tuple[Tuple[str, Any, Callable[[Mapping[str, Any]], bool], str], ...] = (
+    ("qk_norm", False, lambda c: _attention_type(c) == "selfattn",
+     "selfattention_layer_type: selfattn"),
+    ("zero_triu", False, lambda c: _attention_type(c) == "rel_selfattn",
+     "rel_pos_type: latest with selfattention_layer_type: rel_selfattn"),
+    ("interctc_use_conditioning", False, lambda c: bool(c.get("interctc_layer_idx")),
+     "interctc_layer_idx (the blocks whose output feeds an intermediate CTC)"),
+    ("ctc_trim", False, lambda c: bool(c.get("interctc_layer_idx")),
+     "interctc_layer_idx (the blocks whose output feeds an intermediate CTC)"),
+)  # fmt: skip
+
+
+def refuse_ignored_options(conf: Mapping[str, Any]) -> None:
+    """Fail, naming the option, when ``conf`` sets a ``ConformerEncoder`` option away
+    from its default where ESPnet would not read it."""
+    for option, default, is_read, needs in _CONDITIONAL_OPTIONS:
+        if option in conf and conf[option] != default and not is_read(conf):
+            raise MoEConfigError(
+                f"encoder_conf.{option}={conf[option]!r} has no effect without {needs}: "
+                f"remove it or set {needs}"
+            )
 
 
 def _moe_ffns(block: torch.nn.Module) -> List[MoEFeedForward]:
@@ -40,7 +76,11 @@ class MoEConformerEncoder(ConformerEncoder):
     blocks are replaced by ``MoEFeedForward`` layers of the same input and hidden
     sizes (so top-1 MoE has the active parameters per frame of the dense model).
     With ``type: omni`` one ``Router`` (``shared_router``) serves every MoE layer.
-    With ``type: dense`` this is exactly ``ConformerEncoder`` (same state dict).
+    With ``type: dense`` this is exactly ``ConformerEncoder`` (same state dict), but for
+    two things: ESPnet's legacy relative positions (``rel_pos_type: legacy``) are
+    computed as a function of the frame index (``StatelessRelPositionalEncoding``: an
+    input longer than ``max_pos_emb_len`` does not change the outputs of later ones),
+    and an option set where ESPnet would ignore it is refused (``refuse_ignored_options``).
 
     Shapes are ESPnet's: ``forward(xs_pad (B, T, input_size), ilens (B,))`` returns
     ``(B, T', output_size)``, ``(B,)`` and None.
@@ -53,7 +93,9 @@ class MoEConformerEncoder(ConformerEncoder):
         moe_conf: Dict[str, Any] | None = None,
         **conformer_conf: Any,
     ):
+        refuse_ignored_options(conformer_conf)
         super().__init__(input_size, **conformer_conf)
+        make_positions_stateless(self.embed)
         self.moe_conf = MoEConfig.from_dict(moe_conf)
         if not self.moe_conf.is_moe:
             return

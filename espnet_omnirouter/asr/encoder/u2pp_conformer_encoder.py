@@ -11,28 +11,51 @@ from espnet_omnirouter.asr.encoder.chunk_attention import ChunkRelPositionAttent
 from espnet_omnirouter.asr.encoder.chunk_conformer_layer import ChunkConformerLayer
 from espnet_omnirouter.asr.encoder.chunk_mask import chunk_attention_mask
 from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
+from espnet_omnirouter.asr.encoder.positional_encoding import StatelessRelPositionalEncoding
+from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
 from espnet_omnirouter.layers.moe.config import MoEConfigError
-from espnet_omnirouter.legacy_nets import (
-    Conv2dSubsampling,
-    Conv2dSubsampling2,
-    Conv2dSubsampling6,
-    Conv2dSubsampling8,
-    LegacyRelPositionalEncoding,
-    TooShortUttError,
-    check_short_utt,
-    make_pad_mask,
-)
+from espnet_omnirouter.legacy_nets import TooShortUttError
 
-# Subsampling layer -> (input frames per output frame, input frames of right context).
-SUBSAMPLING_GEOMETRY = {
-    Conv2dSubsampling: (4, 6),
-    Conv2dSubsampling2: (2, 6),
-    Conv2dSubsampling6: (6, 10),
-    Conv2dSubsampling8: (8, 14),
-}
 # Per layer: attention inputs of the cached frames (#batch, cache_time, size) and the
 # convolution cache (#batch, size, kernel_size - 1).
 StreamingState = Tuple[List[torch.Tensor], List[Optional[torch.Tensor]]]
+IntermediateOutputs = List[Tuple[int, torch.Tensor]]
+
+# ConformerEncoder options the chunked, cached computation cannot honour, with the reason.
+_UNSTREAMABLE_OPTIONS = {
+    "positionwise_layer_type": (
+        "linear",
+        "conv1d FFNs look at neighbouring frames, past the chunk and without a cache",
+    ),
+    "ctc_trim": (False, "trimming frames by CTC posterior re-times the stream"),
+}
+_INPUT_LAYERS = ("conv2d", "conv2d1", "conv2d2", "conv2d6", "conv2d8", "linear")
+
+
+def _refuse_unstreamable_options(conf: Dict[str, Any]) -> None:
+    for option, (allowed, reason) in _UNSTREAMABLE_OPTIONS.items():
+        if conf.get(option, allowed) != allowed:
+            raise MoEConfigError(
+                f"encoder_conf.{option}={conf[option]!r}: not supported by u2pp_conformer "
+                f"({reason}); use {option}: {allowed!r}"
+            )
+    if conf.get("input_layer", "conv2d") not in _INPUT_LAYERS:
+        raise MoEConfigError(
+            f"encoder_conf.input_layer={conf['input_layer']!r}: u2pp_conformer streams "
+            f"feature frames through one of {_INPUT_LAYERS}"
+        )
+    legacy = (
+        conf.get("rel_pos_type", "legacy") == "legacy"
+        and conf.get("pos_enc_layer_type", "rel_pos") in ("rel_pos", "legacy_rel_pos")
+        and conf.get("selfattention_layer_type", "rel_selfattn")
+        in ("rel_selfattn", "legacy_rel_selfattn")
+    )
+    if not legacy:
+        raise MoEConfigError(
+            "u2pp_conformer needs ESPnet's legacy relative positions (one embedding per "
+            "key, so cached keys keep theirs): set encoder_conf.rel_pos_type: legacy, "
+            "pos_enc_layer_type: rel_pos, selfattention_layer_type: rel_selfattn"
+        )
 
 
 class U2ppConformerEncoder(MoEConformerEncoder):
@@ -54,13 +77,22 @@ class U2ppConformerEncoder(MoEConformerEncoder):
       context (or the static size);
     - ``forward_chunk`` / ``forward_chunk_by_chunk``: streaming with explicit attention
       and convolution caches, whose output equals the chunk-masked ``forward``.
+      Positions are a function of the frame index (``StatelessRelPositionalEncoding``),
+      so a stream of any length works and no output depends on earlier inputs.
 
     Needs ESPnet's legacy relative positions (``rel_pos_type: legacy``, ESPnet's default,
-    with ``pos_enc_layer_type: rel_pos`` and ``selfattention_layer_type: rel_selfattn``)
-    and a conv2d subsampling ``input_layer`` (conv2d, conv2d2, conv2d6, conv2d8).
+    with ``pos_enc_layer_type: rel_pos`` and ``selfattention_layer_type: rel_selfattn``),
+    ``positionwise_layer_type: linear`` and no ``ctc_trim``; the input layer is one of
+    ``conv2d``, ``conv2d1``, ``conv2d2``, ``conv2d6``, ``conv2d8``, ``linear`` (its
+    geometry is read from its convolutions). Intermediate CTC (``interctc_layer_idx``,
+    ``interctc_use_conditioning``), ``layer_drop_rate`` and ``stochastic_depth_rate``
+    work as in ESPnet's ``ConformerEncoder``. With ``causal: false`` the convolution
+    looks ``(cnn_module_kernel - 1) / 2`` frames ahead: chunk-masked decoding works,
+    streaming (``forward_chunk``) is refused.
 
     Shapes are ESPnet's: ``forward(xs_pad (B, T, input_size), ilens (B,))`` returns
-    ``(B, T', output_size)``, ``(B,)`` and None.
+    ``(B, T', output_size)`` (with intermediate CTC, that and ``[(block, (B, T',
+    output_size)), ...]``), ``(B,)`` and None.
     """
 
     @typechecked
@@ -76,26 +108,26 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         static_chunk_size: int = 0,
         decoding_chunk_size: int = 0,
         num_decoding_left_chunks: int = -1,
+        layer_drop_rate: float = 0.0,
         **conformer_conf: Any,
     ):
-        super().__init__(input_size, moe_conf, **conformer_conf)
-        if type(self.embed) not in SUBSAMPLING_GEOMETRY:
-            raise MoEConfigError(
-                "u2pp_conformer streams through conv2d subsampling only: set encoder_conf."
-                f"input_layer to conv2d, conv2d2, conv2d6 or conv2d8 (got {type(self.embed)})"
-            )
-        if not isinstance(self.embed[-1], LegacyRelPositionalEncoding):
-            raise MoEConfigError(
-                "u2pp_conformer needs ESPnet's legacy relative positions (one embedding per "
-                "key, so cached keys keep theirs): set encoder_conf.rel_pos_type: legacy, "
-                "pos_enc_layer_type: rel_pos, selfattention_layer_type: rel_selfattn"
-            )
+        _refuse_unstreamable_options(conformer_conf)
         if not 0.0 <= full_context_prob <= 1.0 or max_chunk_size < 1 or static_chunk_size < 0:
             raise MoEConfigError(
                 "encoder_conf: full_context_prob must lie in [0, 1], max_chunk_size be >= 1 "
                 "and static_chunk_size >= 0"
             )
-        self.subsampling_rate, self.right_context = SUBSAMPLING_GEOMETRY[type(self.embed)]
+        if not 0.0 <= layer_drop_rate < 1.0:
+            raise MoEConfigError(f"encoder_conf.layer_drop_rate={layer_drop_rate}: in [0, 1)")
+        super().__init__(input_size, moe_conf, **conformer_conf)
+        self.positions = next(
+            m for m in self.embed.modules() if isinstance(m, StatelessRelPositionalEncoding)
+        )
+        geometry = subsampling_geometry(self.embed)
+        self.subsampling_rate, self.right_context = geometry.rate, geometry.right_context
+        self.subsampling = geometry
+        self.causal = causal
+        self.layer_drop_rate = layer_drop_rate
         self.use_dynamic_chunk = use_dynamic_chunk
         self.full_context_prob = full_context_prob
         self.max_chunk_size = max_chunk_size
@@ -113,11 +145,19 @@ class U2ppConformerEncoder(MoEConformerEncoder):
                     conv.depthwise_conv.bias is not None,
                 )
             attention = block.self_attn
-            attention = ChunkRelPositionAttention(
+            chunk_attention = ChunkRelPositionAttention(
                 attention.h, attention.linear_out.out_features, attention.dropout.p
             )
-            blocks.append(ChunkConformerLayer.from_layer(block, attention, conv))
+            if hasattr(attention, "use_sdpa"):  # ESPnet 202609+: use_sdpa
+                chunk_attention.use_sdpa = attention.use_sdpa
+            blocks.append(ChunkConformerLayer.from_layer(block, chunk_attention, conv))
         self.encoders = torch.nn.ModuleList(blocks)
+
+    @property
+    def streamable(self) -> bool:
+        """Whether ``forward_chunk`` reproduces the chunk-masked forward (no convolution
+        looks ahead)."""
+        return self.causal or all(block.conv_module is None for block in self.encoders)
 
     def set_decoding_chunk(self, chunk_size: int, num_left_chunks: int = -1) -> None:
         """Attention context in evaluation: chunks of ``chunk_size`` frames (after
@@ -144,6 +184,29 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         chunk_size = self.decoding_chunk_size or self.static_chunk_size
         return (chunk_size, self.num_decoding_left_chunks) if chunk_size else (num_frames, -1)
 
+    def _intermediate_ctc(
+        self,
+        block_index: int,
+        x: torch.Tensor,
+        ctc: Optional[torch.nn.Module],
+        outputs: IntermediateOutputs,
+    ) -> torch.Tensor:
+        """After block ``block_index``: record its normalised output for intermediate CTC
+        and, with ``interctc_use_conditioning``, add the CTC posteriors' projection
+        (Self-conditioned CTC; ESPnet's ``ConformerEncoder``)."""
+        if block_index + 1 not in self.interctc_layer_idx:
+            return x
+        out = self.after_norm(x) if self.normalize_before else x
+        outputs.append((block_index + 1, out))
+        if not self.interctc_use_conditioning:
+            return x
+        if ctc is None:
+            raise ValueError(
+                "encoder_conf.interctc_use_conditioning: the encoder needs the model's CTC "
+                "(ESPnet's model passes ctc=)"
+            )
+        return x + self.conditioning_layer(ctc.softmax(out))
+
     def forward(
         self,
         xs_pad: torch.Tensor,
@@ -152,31 +215,56 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         masks: torch.Tensor | None = None,
         ctc: torch.nn.Module | None = None,
         return_all_hs: bool = False,
-    ) -> Tuple[torch.Tensor, torch.Tensor, None]:
-        """Chunk-masked forward of a padded batch (see the class docstring)."""
+    ) -> Tuple[torch.Tensor | Tuple[torch.Tensor, list], torch.Tensor, None]:
+        """Chunk-masked forward of a padded batch (see the class docstring). Output
+        lengths are each utterance's own (not relative to the batch's longest), so an
+        utterance's output does not depend on its batch mates. ``return_all_hs``: every
+        block's output as ESPnet's (with no intermediate CTC)."""
+        if masks is not None:
+            raise ValueError("u2pp_conformer takes input lengths (ilens), not masks")
         for layer in self.moe_layers:
             layer.reset_routing()
-        too_short, limit = check_short_utt(self.embed, xs_pad.size(1))
-        if too_short:
-            raise TooShortUttError(
-                f"has {xs_pad.size(1)} frames and is too short for subsampling "
-                f"(it needs more than {limit} frames)",
-                xs_pad.size(1),
-                limit,
-            )
-        pad_masks = ~make_pad_mask(ilens, maxlen=xs_pad.size(1))[:, None, :].to(xs_pad.device)
-        (x, pos_emb), pad_masks = self.embed(xs_pad, pad_masks)
+        x, pos_emb = self.embed_with_positions(xs_pad)
+        olens = self.subsampling.output_lengths(ilens.to(x.device))
+        pad_masks = (torch.arange(x.size(1), device=x.device) < olens[:, None]).unsqueeze(1)
         chunk_size, num_left = self.chunk_config(x.size(1))
         attention_masks = pad_masks & chunk_attention_mask(
             x.size(1), chunk_size, num_left, x.device
         ).unsqueeze(0)
         for layer in self.moe_layers:
             layer.valid_frames = pad_masks[:, 0, :]
-        for block in self.encoders:
-            x, _, _ = block(x, pos_emb, attention_masks)
+        dropped = torch.empty(len(self.encoders)).uniform_() < self.layer_drop_rate
+        intermediate_outs: IntermediateOutputs = []
+        all_hs = []
+        for index, block in enumerate(self.encoders):
+            if self.training and dropped[index]:
+                continue
+            x, _, _ = block(x, pos_emb, attention_masks, pad_mask=pad_masks)
+            all_hs.append(x)
+            x = self._intermediate_ctc(index, x, ctc, intermediate_outs)
         if self.normalize_before:
             x = self.after_norm(x)
-        return x, pad_masks.squeeze(1).sum(1), None
+        if intermediate_outs:
+            return (x, intermediate_outs), olens, None
+        if return_all_hs:
+            return (x, all_hs), olens, None
+        return x, olens, None
+
+    def embed_with_positions(self, xs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Input layer: (#batch, T, input_size) -> scaled frames (#batch, T', output_size)
+        and the positional embeddings of frames 0..T'-1 (1, T', output_size)."""
+        too_short = self.right_context + 1
+        if xs.size(1) < too_short:
+            raise TooShortUttError(
+                f"has {xs.size(1)} frames and is too short for subsampling "
+                f"(it needs at least {too_short} frames)",
+                xs.size(1),
+                too_short,
+            )
+        # ESPnet's conv2d layers take (and subsample) a mask; frame-wise ones do not.
+        if isinstance(self.embed, torch.nn.Sequential):
+            return self.embed(xs)
+        return self.embed(xs, None)[0]
 
     def forward_chunk(
         self,
@@ -184,6 +272,7 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         offset: int,
         required_cache_size: int,
         state: Optional[StreamingState] = None,
+        ctc: Optional[torch.nn.Module] = None,
     ) -> Tuple[torch.Tensor, StreamingState]:
         """Encode the next chunk of one stream.
 
@@ -195,26 +284,34 @@ class U2ppConformerEncoder(MoEConformerEncoder):
             required_cache_size: encoder frames to keep for the next chunk's attention
                 (``chunk_size * num_left_chunks``), or -1 for all.
             state: the state this method returned for the previous chunk (None: first).
+            ctc: the model's CTC, needed with ``interctc_use_conditioning``.
 
         Returns:
             (1, time', output_size) encoder output of the chunk, and the next state.
         """
+        if not self.streamable:
+            raise ValueError(
+                "encoder_conf.causal: false: the convolution looks ahead of the chunk, so "
+                "chunk-by-chunk streaming cannot reproduce the encoder; train with causal: "
+                "true to stream (chunk-masked decoding works)"
+            )
         for layer in self.moe_layers:
             layer.reset_routing()
-        (x, _), _ = self.embed(xs, None)
+        x, _ = self.embed_with_positions(xs)
         att_caches, cnn_caches = state if state is not None else ([None] * len(self.encoders),) * 2
         cache_time = 0 if att_caches[0] is None else att_caches[0].size(1)
-        positions = self.embed[-1]
-        positions.extend_pe(x.new_zeros(1, offset + x.size(1)))
-        pos_emb = positions.pe[:, offset - cache_time : offset + x.size(1)]
+        pos_emb = self.positions.position_encoding(offset - cache_time, cache_time + x.size(1), x)
         mask = torch.ones(1, x.size(1), cache_time + x.size(1), dtype=torch.bool, device=x.device)
         new_att_caches, new_cnn_caches = [], []
-        for block, att_cache, cnn_cache in zip(self.encoders, att_caches, cnn_caches):
+        for index, (block, att_cache, cnn_cache) in enumerate(
+            zip(self.encoders, att_caches, cnn_caches)
+        ):
             x, keys, cnn_cache = block(x, pos_emb, mask, att_cache, cnn_cache)
             if required_cache_size >= 0:
                 keys = keys[:, max(keys.size(1) - required_cache_size, 0) :]
             new_att_caches.append(keys)
             new_cnn_caches.append(cnn_cache)
+            x = self._intermediate_ctc(index, x, ctc, [])
         if self.normalize_before:
             x = self.after_norm(x)
         return x, (new_att_caches, new_cnn_caches)
@@ -226,7 +323,11 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         )
 
     def forward_chunk_by_chunk(
-        self, xs: torch.Tensor, chunk_size: int, num_left_chunks: int = -1
+        self,
+        xs: torch.Tensor,
+        chunk_size: int,
+        num_left_chunks: int = -1,
+        ctc: Optional[torch.nn.Module] = None,
     ) -> torch.Tensor:
         """Stream the features (1, T, input_size) of one utterance through
         ``forward_chunk``; (1, T', output_size), equal to the chunk-masked ``forward``."""
@@ -237,7 +338,7 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         outputs, state, offset = [], None, 0
         for start in range(0, xs.size(1) - self.right_context, stride):
             y, state = self.forward_chunk(
-                xs[:, start : start + window], offset, required_cache_size, state
+                xs[:, start : start + window], offset, required_cache_size, state, ctc
             )
             outputs.append(y)
             offset += y.size(1)

@@ -106,16 +106,109 @@ def test_static_chunk_and_evaluation_defaults():
     "overrides, message",
     [
         ({"rel_pos_type": "latest"}, "legacy relative positions"),
-        ({"input_layer": "linear"}, "conv2d subsampling"),
+        ({"selfattention_layer_type": "selfattn", "pos_enc_layer_type": "abs_pos"}, "legacy"),
+        ({"input_layer": "embed"}, r"input_layer='embed'"),
+        ({"positionwise_layer_type": "conv1d"}, r"positionwise_layer_type='conv1d'"),
+        ({"interctc_layer_idx": [1], "ctc_trim": True}, r"ctc_trim=True"),
+        ({"interctc_use_conditioning": True}, r"interctc_use_conditioning=True .* interctc_layer"),
+        ({"qk_norm": True}, r"qk_norm=True has no effect"),
+        ({"zero_triu": True}, r"zero_triu=True has no effect"),
         ({"full_context_prob": 1.5}, "full_context_prob"),
+        ({"layer_drop_rate": 1.0}, "layer_drop_rate"),
     ],
 )
 def test_configuration_errors_name_the_key(overrides, message):
-    if overrides.get("rel_pos_type") == "latest":
-        overrides = {
-            **overrides,
-            "pos_enc_layer_type": "rel_pos",
-            "selfattention_layer_type": "rel_selfattn",
-        }
     with pytest.raises(MoEConfigError, match=message):
         encoder(**overrides)
+
+
+@pytest.mark.parametrize("input_layer", ["conv2d1", "conv2d2", "conv2d6", "conv2d8", "linear"])
+def test_every_input_layer_streams_like_the_masked_forward(input_layer):
+    model = encoder({"type": "switch", "num_experts": 2}, input_layer=input_layer).eval()
+    length = 19 * model.subsampling_rate + model.right_context + 1  # 20 encoder frames
+    features = torch.randn(1, length, FEATURES)
+    model.set_decoding_chunk(3, 1)
+    with torch.no_grad():
+        masked, lengths, _ = model(features, torch.tensor([length]))
+        streamed = model.forward_chunk_by_chunk(features, 3, 1)
+    assert masked.size(1) == int(lengths) == 20
+    torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
+
+
+def test_streams_past_the_positional_table_with_bounded_state_and_no_memory_of_earlier_input():
+    model = encoder({"type": "u2pp", "num_experts": 2}, max_pos_emb_len=16).eval()
+    features = torch.randn(1, 4 * 59 + 7, FEATURES)  # 60 encoder frames: past the 16-frame table
+    model.set_decoding_chunk(4, 2)
+    with torch.no_grad():
+        masked, _, _ = model(features, torch.tensor([features.size(1)]))
+        model(torch.randn(1, 4 * 300, FEATURES), torch.tensor([4 * 300]))  # a long input between
+        again, _, _ = model(features, torch.tensor([features.size(1)]))
+        window, stride = model.streaming_window(4)
+        outputs, state, offset = [], None, 0
+        for start in range(0, features.size(1) - model.right_context, stride):
+            out, state = model.forward_chunk(features[:, start : start + window], offset, 8, state)
+            assert all(cache.size(1) <= 8 for cache in state[0])  # 2 left chunks of 4 frames
+            outputs.append(out)
+            offset += out.size(1)
+    assert torch.equal(again, masked)
+    assert offset == masked.size(1) == 60
+    torch.testing.assert_close(torch.cat(outputs, dim=1), masked, rtol=0, atol=1e-5)
+
+
+def test_output_lengths_are_each_utterances_own():
+    model = encoder().eval()
+    batch = torch.randn(3, 70, FEATURES)
+    _, lengths, _ = model(batch, torch.tensor([70, 43, 25]))
+    alone = [
+        int(model(batch[i : i + 1, :n], torch.tensor([n]))[1]) for i, n in enumerate((70, 43, 25))
+    ]
+    assert lengths.tolist() == alone == [16, 10, 5]
+
+
+def test_non_causal_convolution_decodes_chunk_masked_but_refuses_to_stream():
+    model = encoder({"type": "u2pp", "num_experts": 2}, causal=False)
+    assert not model.streamable and model.encoders[0].conv_module.depthwise_conv.padding == (2,)
+    features = torch.randn(2, 67, FEATURES)
+    out, lengths, _ = model.train()(features, torch.tensor([67, 50]))
+    out.sum().backward()
+    assert model.encoders[0].conv_module.depthwise_conv.weight.grad.abs().sum() > 0
+    model.eval().set_decoding_chunk(4)
+    with torch.no_grad():
+        model(features, torch.tensor([67, 50]))
+    with pytest.raises(ValueError, match="causal: false"):
+        model.forward_chunk_by_chunk(features[:1], 4)
+    assert encoder(causal=False, use_cnn_module=False).streamable
+
+
+def test_intermediate_ctc_with_conditioning_streams_like_the_masked_forward():
+    from espnet2.asr.ctc import CTC
+
+    model = encoder(
+        {"type": "u2pp", "num_experts": 2},
+        interctc_layer_idx=[1, 2],
+        interctc_use_conditioning=True,
+    )
+    ctc = CTC(7, 16)
+    model.conditioning_layer = torch.nn.Linear(7, 16)  # ESPnet's model adds it
+    features = torch.randn(1, 67, FEATURES)
+    with pytest.raises(ValueError, match="needs the model's CTC"):
+        model(features, torch.tensor([67]))
+    (out, intermediate), lengths, _ = model(features, torch.tensor([67]), ctc=ctc)
+    assert [block for block, _ in intermediate] == [1, 2]
+    assert all(hidden.shape == out.shape for _, hidden in intermediate)
+    (out + intermediate[0][1]).sum().backward()
+    assert model.conditioning_layer.weight.grad.abs().sum() > 0
+    model.eval().set_decoding_chunk(3, 1)
+    with torch.no_grad():
+        (masked, _), _, _ = model(features, torch.tensor([67]), ctc=ctc)
+        streamed = model.forward_chunk_by_chunk(features, 3, 1, ctc=ctc)
+    torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
+
+
+def test_layer_drop_skips_blocks_in_training_only():
+    model = encoder({"type": "switch", "num_experts": 2}, layer_drop_rate=0.999)
+    features = torch.randn(1, 43, FEATURES)
+    model.train()(features, torch.tensor([43]))
+    assert all(layer.last_routing is None for layer in model.moe_layers)
+    model.eval()(features, torch.tensor([43]))
+    assert all(layer.last_routing is not None for layer in model.moe_layers)
