@@ -83,3 +83,20 @@ def tiny_workdir(tmp_path_factory) -> Path:
     import tiny_asr
 
     return tiny_asr.make_workdir(tmp_path_factory.mktemp("workdir"))
+
+
+@pytest.fixture(scope="session")
+def user_environment():
+    """The plugin installed from its wheel into a fresh venv, used by a non-root user
+    (``user_environment.make_user_environment``); skipped, with the reason, where no
+    non-root user can be arranged."""
+    import shutil
+
+    from user_environment import Unavailable, make_user_environment
+
+    try:
+        environment = make_user_environment()
+    except Unavailable as reason:
+        pytest.skip(f"no non-root user environment here: {reason}")
+    yield environment
+    shutil.rmtree(environment.work, ignore_errors=True)

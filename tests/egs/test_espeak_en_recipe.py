@@ -77,6 +77,20 @@ def test_tiny_run_through_every_stage(tmp_path):
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Progress on the console: synthesis per job, one line per epoch of each model (losses,
+    # accuracy or CER, time left), decoding per test set and job, routing per set.
+    console = result.stdout
+    assert "[data] train (job 2/2): 20/20 utterances" in console
+    epochs = re.findall(
+        r"^\[train\] epoch (\d)/2: train loss [\d.]+.*; valid loss [\d.]+", console, re.M
+    )
+    assert epochs == ["1", "2"] * 3
+    assert re.search(
+        r"^\[train\] epoch 1/2: .*CER [\d.]+%; .* elapsed, about .* left$", console, re.M
+    )
+    # dense, omni, u2pp_moe at full context and u2pp_moe streaming
+    assert console.count("[decode] test_flite (job 1/2): 3 utterances") == 4
+    assert "[routing] test_noise: " in console
     for name in ["train", "dev", *TEST_SETS]:
         expected = {"train": 40, "dev": 8}.get(name, 6)
         assert validate_data_dir(tmp_path / "data" / name) == expected, name

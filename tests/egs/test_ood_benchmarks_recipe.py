@@ -1,13 +1,16 @@
 """The out-of-domain benchmark recipe on given Kaldi dirs (--test_sets): a stereo
 recording cut by segments and plain files at another rate are formatted, decoded by a
-tiny model and scored into the per-benchmark and average WER table."""
+tiny model and scored into the per-benchmark and average WER table, as a non-root user in
+an environment where the plugin is installed from its wheel, with the model's experiment dir
+outside any recipe."""
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+import yaml
+from conftest import make_experiment
 
 from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
 from espnet_omnirouter.utils.files import write_text_atomically
@@ -47,17 +50,27 @@ def make_sets(root: Path):
 
 
 @pytest.mark.e2e
-def test_test_sets_are_formatted_decoded_and_scored(experiment, tmp_path):
-    meetings, reads = make_sets(tmp_path / "sets")
-    work = tmp_path / "work"
-    result = subprocess.run(
+def test_test_sets_are_formatted_decoded_and_scored(user_environment):
+    work = user_environment.work / "ood"
+    # An experiment dir whose config names its statistics relative to the dir training ran in
+    # (ESPnet's convention), here the dir above exp/: found from the recipe dir all the same.
+    experiment = make_experiment(work / "model")
+    config = yaml.safe_load((experiment / "config.yaml").read_text())
+    config["normalize_conf"]["stats_file"] = "stats/feats_stats.npz"
+    (experiment / "config.yaml").write_text(yaml.safe_dump(config))
+    meetings, reads = make_sets(work / "sets")
+    user_environment.give(work)
+    result = user_environment.run(
         ["bash", str(RECIPE / "run.sh"), "--models", str(experiment),
          "--test_sets", f"{meetings} {reads}", "--sample_rate", "8000",
          "--data_dir", str(work / "data"), "--exp_dir", str(work / "exp"),
          "--results_file", str(work / "RESULTS.md")],
-        capture_output=True, text=True,
+        cwd=work,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    venv = user_environment.venv
+    assert f"=== python: {venv}/bin/python (espnet_omnirouter: {venv}/lib/" in result.stdout
+    assert (work / "RESULTS.md").stat().st_uid != 0  # written by the non-root user
     for name, count in (("meetings", 3), ("reads", 2)):
         assert validate_data_dir(work / "data" / name, sample_rate=8000) == count
     durations = {
@@ -67,8 +80,10 @@ def test_test_sets_are_formatted_decoded_and_scored(experiment, tmp_path):
     assert durations == pytest.approx({"a-1": 1.2, "a-2": 1.3, "b-1": 1.5})
     decoded = experiment / "decode_ood" / "ctc_greedy"
     assert sorted(p.name for p in decoded.iterdir()) == ["meetings", "reads"]
+    assert "[decode] meetings (job 2/2): 1 utterances" in result.stdout  # progress per set
     table = (work / "RESULTS.md").read_text()
     header = next(line for line in table.splitlines() if line.startswith("| model"))
     assert "| meetings | reads | **average** |" in header
     assert next(line for line in table.splitlines() if line.startswith("| omni"))
     assert "Utterances: meetings 3, reads 2." in table
+    assert "Modes: ctc_greedy." in table  # the mode bin/decode chose for a CTC-only model

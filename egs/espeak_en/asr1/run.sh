@@ -2,36 +2,46 @@
 # espeak_en: synthesised English speech, dense vs Switch vs Omni-router MoE Conformer CTC.
 #
 #   ./run.sh                          # everything, ~60 min on 2 CPU cores
-#   ./run.sh --stage 6 --stop_stage 7 # re-decode and re-score
+#   ./run.sh --stage 6 --stop_stage 7 # re-decode and re-score (or --stage decode --stop_stage score)
 #   ./run.sh --models omni --train_args "--max_epoch 10"
 #   ./run.sh --models "u2pp_dense u2pp_moe"   # U2++: full-context and streaming decoding
 #
-# Stages (logs under ${exp_dir}/, times in ${exp_dir}/stage_times.tsv):
-#   1 data:      synthesise train/dev and the test sets (local/data.sh)
-#   2 tokenizer: sentencepiece unigram model, token list by ESPnet's tokenize_text
-#   3 lm:        lexicon of the training words + word n-gram LM of the training text
-#   4 stats:     feature shapes and global mean/variance (asr_train --collect_stats)
-#   5 train:     one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
-#                --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth
-#   6 decode:    every test set with every --decode_modes, one process per model, --nj jobs
-#                (ctc_lexicon_lm's LM weight and word score first tuned on --tune_set); U2++
-#                models (u2pp_conformer encoder) with --u2pp_decode_modes and streaming
-#   7 score:     WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
-#   8 routing:   expert choices on every test set, layer association, load, random-reassignment
-#                ablation -> ${exp_dir}/asr_<model>/routing; comparison figures -> ${figures_dir}
-#   9 pack:      one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
-#                plots, model card) -> ${exp_dir}/asr_<model>/packed/espeak_en_asr_<model>.zip
-#  10 publish:   upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
-#  11 export:    ONNX export of each model (sparse MoE routing; U2++ also its streaming chunk
-#                encoder and decoders) -> ${exp_dir}/asr_<model>/onnx, then the torch-free
-#                runtime transcribes --export_check_utts test_clean utterances (U2++: streaming)
+# The default recipe sets up what it needs on a fresh machine (--setup true): the Debian
+# packages espeak-ng, flite and sox where missing (tools/install_system_deps.sh: apt-get, as
+# root or with sudo) and, where no Python environment with espnet_omnirouter is active, the
+# project's own (tools/setup_venv.sh). --setup false only checks and says what is missing.
+# Jobs run as cmd.sh says (this machine, or a cluster: OMNIROUTER_CMD_BACKEND=slurm).
+#
+# Stages (the numbers of egs/TEMPLATE/asr1; logs under ${exp_dir}/, times in
+# ${exp_dir}/stage_times.tsv):
+#   1 data:       synthesise train/dev and the test sets (local/data.sh, --nj jobs)
+#   2 tokenizer:  sentencepiece unigram model, token list by ESPnet's tokenize_text
+#   3 lm:         lexicon of the training words + word n-gram LM of the training text
+#   4 stats:      feature shapes and global mean/variance (asr_train --collect_stats)
+#   5 train:      one model per --models entry, <conf_dir>/train_<model>.yaml; ESPnet averages the
+#                 --keep_nbest_models best checkpoints (valid loss) into valid.loss.ave.pth; one
+#                 line per epoch on the console
+#   6 decode:     every test set, --nj jobs per model; bin/decode picks from the model: CTC models
+#                 with --decode_modes (ctc_lexicon_lm's LM weight and word score first tuned on
+#                 --tune_set), U2++ models with --u2pp_decode_modes and streaming
+#   7 score:      WER per set, average, bootstrap CIs -> ${results_file} and each model's RESULTS.md
+#   8 routing:    expert choices on every test set, layer association, load, random-reassignment
+#                 ablation -> ${exp_dir}/asr_<model>/routing; comparison figures -> ${figures_dir}
+#   9 pack:       one archive per model (config, checkpoint, tokenizer, statistics, word LM, results,
+#                 plots, model card) -> ${exp_dir}/asr_<model>/packed/espeak_en_asr_<model>.zip
+#  10 publish:    upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
+#  11 export:     ONNX export of each model (sparse MoE routing; U2++ also its streaming chunk
+#                 encoder and decoders) -> ${exp_dir}/asr_<model>/onnx, then the torch-free
+#                 runtime transcribes --export_check_utts test_clean utterances (U2++: streaming)
+#  12 self_train: reserved for self-training on pseudo-labels of the trained models (not yet)
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
 stop_stage=11
-nj=2                  # parallel jobs for synthesis and decoding
+setup=true            # install what is missing (Debian packages, the project's venv); false: check
+nj=2                  # jobs for synthesis and decoding (cmd.sh: on this machine or a cluster)
 ngpu=0                # GPUs for training (0: CPU)
 models="dense switch omni"
 conf_dir=conf         # model configs: <conf_dir>/train_<model>.yaml (conf/large: GPU-sized)
@@ -58,15 +68,24 @@ test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb te
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
 export_check_utts=3   # test_clean utterances the exported models transcribe in stage 11
-_option_names="stage stop_stage nj ngpu models conf_dir asr_config tag train_args num_train num_dev
+_option_names="stage stop_stage setup nj ngpu models conf_dir asr_config tag train_args num_train num_dev
 num_test vocab_size lm_order decode_modes u2pp_decode_modes streaming_chunk_size tune_set decode_args
 data_dir exp_dir results_file test_sets
 figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utts"
-. local/parse_options.sh
+. utils/parse_options.sh
+. ../../TEMPLATE/asr1/asr_stages.sh  # stage numbers, run_stage, train_models, decode, ...
+resolve_stages
+if [ "${setup}" = true ]; then  # what the README's first command needs on a fresh machine
+    if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+        bash ../../../tools/install_system_deps.sh  # for stage 1
+    fi
+    # shellcheck disable=SC1091
+    ( . ./path.sh ) 2>/dev/null || source ../../../tools/setup_venv.sh
+fi
 . ./path.sh
-
-. ../../TEMPLATE/asr1/asr_stages.sh  # run_stage, train_tokenizer, train_models, ...
+. ./cmd.sh
 resolve_models
+describe_environment
 
 token_dir="${data_dir}/token_list/bpe_unigram${vocab_size}"
 lm_dir="${exp_dir}/lm_word${lm_order}gram"
@@ -75,20 +94,21 @@ mkdir -p "${exp_dir}"
 [ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
 echo "${invocation}" > "${exp_dir}/run_command.txt"
 
-if run_stage 1 "data"; then
+if run_stage data "data"; then
+    require_commands data espeak-ng flite sox
     start=${SECONDS}
     local/data.sh --data_dir "${data_dir}" --num_train "${num_train}" --num_dev "${num_dev}" \
         --num_test "${num_test}" --nj "${nj}"
-    stage_done 1 data "${start}"
+    stage_done data data "${start}"
 fi
 
-if run_stage 2 "tokenizer -> ${token_dir}"; then
+if run_stage tokenizer "tokenizer -> ${token_dir}"; then
     start=${SECONDS}
     train_tokenizer "${data_dir}/train/text" "${vocab_size}" "${token_dir}"
-    stage_done 2 tokenizer "${start}"
+    stage_done tokenizer tokenizer "${start}"
 fi
 
-if run_stage 3 "lexicon and word ${lm_order}-gram LM -> ${lm_dir}"; then
+if run_stage lm "lexicon and word ${lm_order}-gram LM -> ${lm_dir}"; then
     start=${SECONDS}
     rm -rf "${lm_dir}" "${lm_dir}.tmp"
     python -m espnet_omnirouter.bin.make_lexicon_lm --text "${data_dir}/train/text" \
@@ -97,41 +117,36 @@ if run_stage 3 "lexicon and word ${lm_order}-gram LM -> ${lm_dir}"; then
         2> "${exp_dir}/make_lexicon_lm.log" \
         || { echo "make_lexicon_lm failed: see ${exp_dir}/make_lexicon_lm.log" >&2; exit 1; }
     mv "${lm_dir}.tmp" "${lm_dir}"
-    stage_done 3 lm "${start}"
+    stage_done lm lm "${start}"
 fi
 
 set_asr_data_args "${data_dir}/train" "${data_dir}/dev" "${token_dir}"
 
-if run_stage 4 "feature statistics -> ${stats_dir}"; then
+if run_stage stats "feature statistics -> ${stats_dir}"; then
     start=${SECONDS}
     collect_stats "${stats_dir}" "${data_dir}/train" "${data_dir}/dev"
-    stage_done 4 stats "${start}"
+    stage_done stats stats "${start}"
 fi
 
-if run_stage 5 "training: ${models}"; then
-    train_models 5 "${stats_dir}"
+if run_stage train "training: ${models}"; then
+    train_models "${stats_dir}"
 fi
 
-if run_stage 6 "decoding: ${models} on ${test_sets}"; then
+if run_stage decode "decoding: ${models} on ${test_sets}"; then
+    decode_sets=()
+    for name in ${test_sets}; do decode_sets+=("${data_dir}/${name}"); done
     for model in ${models}; do
         start=${SECONDS}
-        model_dir="${exp_dir}/asr_${model}"
-        rm -f "${model_dir}/decode.log"
-        if is_u2pp "${model}"; then
-            # shellcheck disable=SC2086
-            decode "${model}" "${model_dir}/decode" --modes ${u2pp_decode_modes}
-            decode "${model}" "${model_dir}/decode/chunk${streaming_chunk_size}" --modes streaming \
-                --decoding_chunk_size "${streaming_chunk_size}"
-        else
-            # shellcheck disable=SC2086
-            decode "${model}" "${model_dir}/decode" --modes ${decode_modes} --lm_dir "${lm_dir}" \
-                ${tune_set:+--tune_set "${data_dir}/${tune_set}"}
-        fi
-        stage_done 6 "decode_${model}" "${start}"
+        # shellcheck disable=SC2086
+        decode "${exp_dir}/asr_${model}" "${exp_dir}/asr_${model}/decode" \
+            --modes ${decode_modes} --u2pp_modes ${u2pp_decode_modes} \
+            --streaming_chunk_size "${streaming_chunk_size}" --streaming_modes streaming \
+            --lm_dir "${lm_dir}" ${tune_set:+--tune_set "${data_dir}/${tune_set}"}
+        stage_done decode "decode_${model}" "${start}"
     done
 fi
 
-if run_stage 7 "scoring -> ${results_file}"; then
+if run_stage score "scoring -> ${results_file}"; then
     start=${SECONDS}
     # shellcheck disable=SC2086
     python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
@@ -142,21 +157,19 @@ if run_stage 7 "scoring -> ${results_file}"; then
         --command "$(cat "${exp_dir}/run_command.txt")" \
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
-    stage_done 7 score "${start}"
+    stage_done score score "${start}"
 fi
 
-if run_stage 8 "routing analysis: ${models} -> ${figures_dir}"; then
+if run_stage routing "routing analysis: ${models} -> ${figures_dir}"; then
     start=${SECONDS}
     for model in ${models}; do
         model_dir="${exp_dir}/asr_${model}"
         # shellcheck disable=SC2046
-        python -m espnet_omnirouter.bin.analyze_routing --model "${model_dir}" \
+        utils/run_jobs.sh "${decode_cmd}" 1 "${model_dir}/analyze_routing.log" routing \
+            python -m espnet_omnirouter.bin.analyze_routing --model "${model_dir}" \
             --output_dir "${model_dir}/routing" --ablation_fractions "${ablation_fractions}" \
             $(for s in ${ablation_sets}; do echo "--ablation_set ${data_dir}/${s}"; done) \
-            $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done) \
-            > "${model_dir}/analyze_routing.log" 2>&1 \
-            || { echo "routing analysis of ${model} failed: see ${model_dir}/analyze_routing.log" >&2; exit 1; }
-        grep "reassigned: WER\|no MoE layers" "${model_dir}/analyze_routing.log" || true
+            $(for s in ${test_sets}; do echo "${data_dir}/${s}"; done)
     done
     # shellcheck disable=SC2046
     python -m espnet_omnirouter.bin.plot_routing --output_dir "${figures_dir}" \
@@ -164,12 +177,12 @@ if run_stage 8 "routing analysis: ${models} -> ${figures_dir}"; then
         > "${exp_dir}/plot_routing.log" 2>&1 \
         || { echo "plotting failed: see ${exp_dir}/plot_routing.log" >&2; exit 1; }
     cat "${figures_dir}/routing_summary.md"
-    stage_done 8 routing "${start}"
+    stage_done routing routing "${start}"
 fi
 
 packed_model() { echo "${exp_dir}/asr_$1/packed/espeak_en_asr_$1.zip"; }
 
-if run_stage 9 "packing: ${models}"; then
+if run_stage pack "packing: ${models}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
@@ -177,11 +190,11 @@ if run_stage 9 "packing: ${models}"; then
             --outpath "$(packed_model "${model}")" --option "${lm_dir}" > "${model_dir}/pack.log" 2>&1 \
             || { echo "packing ${model} failed: see ${model_dir}/pack.log" >&2; exit 1; }
         echo "$(packed_model "${model}"): $(du -h "$(packed_model "${model}")" | cut -f1)"
-        stage_done 9 "pack_${model}" "${start}"
+        stage_done pack "pack_${model}" "${start}"
     done
 fi
 
-if run_stage 10 "publishing to the Hugging Face Hub"; then
+if run_stage publish "publishing to the Hugging Face Hub"; then
     if [ -z "${hf_repo}" ]; then
         echo "no --hf_repo: nothing published (e.g. --hf_repo 'me/espeak_en_asr_{model}')"
     else
@@ -195,7 +208,7 @@ if run_stage 10 "publishing to the Hugging Face Hub"; then
         done
     fi
 fi
-if run_stage 11 "ONNX export: ${models}"; then
+if run_stage export "ONNX export: ${models}"; then
     check_audio=$(head -n "${export_check_utts}" "${data_dir}/test_clean/wav.scp" | cut -d' ' -f2)
     for model in ${models}; do
         start=${SECONDS}
@@ -205,14 +218,20 @@ if run_stage 11 "ONNX export: ${models}"; then
             || { echo "exporting ${model} failed: see ${model_dir}/export.log" >&2; exit 1; }
         grep "matches eager" "${model_dir}/export.log"
         runtime_mode="--mode ctc_greedy"
-        is_u2pp "${model}" && runtime_mode="--mode streaming --chunk_size ${streaming_chunk_size}"
+        if [ -f "${model_dir}/onnx/chunk_encoder.onnx" ]; then  # the export streams (U2++)
+            runtime_mode="--mode streaming --chunk_size ${streaming_chunk_size}"
+        fi
         # shellcheck disable=SC2086
         python -m espnet_omnirouter.runtime.transcribe --model "${model_dir}/onnx" ${runtime_mode} \
             --output_jsonl "${model_dir}/onnx/check.jsonl" ${check_audio} \
             2>> "${model_dir}/export.log" \
             || { echo "the runtime failed on ${model}: see ${model_dir}/export.log" >&2; exit 1; }
         head -n "${export_check_utts}" "${data_dir}/test_clean/text" | sed 's/^/  reference: /'
-        stage_done 11 "export_${model}" "${start}"
+        stage_done export "export_${model}" "${start}"
     done
+fi
+
+if run_stage self_train "self-training"; then
+    echo "stage 12 (self_train) is reserved for self-training on pseudo-labels: nothing to do yet"
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

@@ -1,1 +1,1 @@
-../../espeak_en/asr1/path.sh
+../../TEMPLATE/asr1/path.sh

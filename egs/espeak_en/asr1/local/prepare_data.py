@@ -1,9 +1,15 @@
 """Synthesise the espeak_en corpus: a training set and in/out-of-domain test sets.
 
-Every utterance is made deterministically (seeded) with espeak-ng or flite and sox, in
-parallel, into Kaldi data dirs under --data_dir (audio under <data_dir>/wav/). Test
-sentences are disjoint from training sentences; test_* sets other than test_text share
-one sentence list so their WERs differ by acoustic condition only.
+Every utterance is made deterministically (seeded) with espeak-ng or flite and sox into
+Kaldi data dirs under --data_dir (audio under <data_dir>/wav/). Test sentences are disjoint
+from training sentences; test_* sets other than test_text share one sentence list so their
+WERs differ by acoustic condition only.
+
+    python local/prepare_data.py --num_jobs N --job J ...   # the J-th share of the audio
+    python local/prepare_data.py ...                        # the data dirs (audio made first)
+
+local/data.sh runs the N jobs through the recipe's job command (cmd.sh), then the second
+command. A set whose data dir is complete is skipped by both.
 
 Sets (training conditions: 4 espeak-ng accents x 14 voice variants, 140-200 wpm,
 pitch 30-70, white noise at 15-30 dB SNR on half of the utterances):
@@ -21,7 +27,7 @@ pitch 30-70, white noise at 15-30 dB SNR on half of the utterances):
 
 import argparse
 import collections
-import multiprocessing
+import os
 import random
 import subprocess
 import sys
@@ -214,33 +220,48 @@ def synthesize(job: Job) -> Optional[str]:
             noise *= np.sqrt(signal_power / 10 ** (job.snr_db / 10))
             audio = audio + noise
             audio *= min(1.0, 0.9 / max(float(np.abs(audio).max()), 1e-9))
-        soundfile.write(job.wav_path, audio, SAMPLE_RATE, subtype="PCM_16")
+        partial = f"{job.wav_path}.partial.wav"  # a killed job leaves no truncated file
+        soundfile.write(partial, audio, SAMPLE_RATE, subtype="PCM_16")
+        os.replace(partial, job.wav_path)
     return None
 
 
-def build_set(name: str, jobs: List[Job], data_dir: Path, nj: int) -> None:
-    """Synthesise a set in parallel and write its data dir (skipped if already valid)."""
-    target = data_dir / name
-    if target.is_dir():
-        try:
-            if validate_data_dir(target, check_audio=False) == len(jobs):
-                print(f"[data] {name}: already prepared ({len(jobs)} utterances), skipping")
-                return
-        except ValueError:
-            pass
+def is_prepared(target: Path, count: int) -> bool:
+    """Whether the data dir ``target`` is complete with ``count`` utterances."""
+    try:
+        return target.is_dir() and validate_data_dir(target, check_audio=False) == count
+    except ValueError:
+        return False
+
+
+def synthesize_share(name: str, jobs: List[Job], job: int, num_jobs: int) -> None:
+    """Make the audio of the ``job``-th of ``num_jobs`` shares of a set's utterances."""
+    share = jobs[job - 1 :: num_jobs]
     Path(jobs[0].wav_path).parent.mkdir(parents=True, exist_ok=True)
     start, errors = time.time(), []
-    with multiprocessing.Pool(nj) as pool:
-        for done, error in enumerate(pool.imap_unordered(synthesize, jobs, chunksize=8), 1):
-            if error:
-                errors.append(error)
-            if done % max(1, len(jobs) // 5) == 0 or done == len(jobs):
-                print(f"[data] {name}: {done}/{len(jobs)} utterances ({time.time() - start:.0f}s)")
+    for done, utterance in enumerate(share, 1):
+        error = synthesize(utterance)
+        if error:
+            errors.append(error)
+        if done % max(1, len(share) // 4) == 0 or done == len(share):
+            print(
+                f"[data] {name} (job {job}/{num_jobs}): {done}/{len(share)} utterances "
+                f"({time.time() - start:.0f}s)",
+                flush=True,
+            )
     if errors:
         sys.exit(
             f"[data] {name}: {len(errors)} utterances failed, e.g.\n  " + "\n  ".join(errors[:5])
         )
+
+
+def write_set(name: str, jobs: List[Job], target: Path) -> None:
+    """Write the data dir of a set whose audio the jobs made."""
+    missing = [j.wav_path for j in jobs if not Path(j.wav_path).is_file()]
+    if missing:
+        sys.exit(f"[data] {name}: {len(missing)} audio files missing, e.g. {missing[0]}")
     write_data_dir((Utterance(j.utt_id, j.speaker, j.wav_path, j.text) for j in jobs), target)
+    print(f"[data] {name}: {len(jobs)} utterances -> {target}", flush=True)
 
 
 def main() -> None:
@@ -249,9 +270,15 @@ def main() -> None:
     parser.add_argument("--num_train", type=int, default=3000)
     parser.add_argument("--num_dev", type=int, default=150)
     parser.add_argument("--num_test", type=int, default=200, help="utterances per test set")
-    parser.add_argument("--nj", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num_jobs", type=int, default=1, help="shares of the audio")
+    parser.add_argument(
+        "--job", type=int, help="make only this share's audio (1..--num_jobs); "
+        "without it: write the data dirs (every share made first)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.job is not None and not 1 <= args.job <= args.num_jobs:
+        parser.error(f"--job {args.job}: must be in 1..--num_jobs ({args.num_jobs})")
     sentences = split_sentences(args.num_dev, args.num_test, args.seed)
     wav_root = args.data_dir.resolve() / "wav"
     plans = {
@@ -263,8 +290,16 @@ def main() -> None:
         },
     }
     for name, (texts, count, condition) in plans.items():
+        target = args.data_dir / name
+        if is_prepared(target, count):
+            if args.job is None:
+                print(f"[data] {name}: already prepared ({count} utterances), skipping")
+            continue
         jobs = make_jobs(name, texts, count, condition, wav_root / name, args.seed)
-        build_set(name, jobs, args.data_dir, args.nj)
+        if args.job is None:
+            write_set(name, jobs, target)
+        else:
+            synthesize_share(name, jobs, args.job, args.num_jobs)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LibriSpeech Kaldi data dirs: the training set, dev (dev-clean + dev-other, validation) and
 # the test sets, read with lhotse (-> <data_dir>/raw/<set>), then formatted for training
-# (-> <data_dir>/<set>: 16 kHz mono, LibriSpeech's flac named in place); local/prepare_data.py.
+# (-> <data_dir>/<set>: 16 kHz mono, LibriSpeech's flac named in place); local/prepare_data.py,
+# run as one job of ${train_cmd} (cmd.sh) with --nj threads (log <data_dir>/log/prepare.log).
 # A set already formatted is kept (delete <data_dir>/<set> to redo it).
 # Usage: local/data.sh --data_root DIR [--train_set 100|960] [--data_dir data] [--nj 4]
 set -euo pipefail
@@ -10,7 +11,8 @@ train_set=100
 data_dir=data
 nj=4
 _option_names="data_root train_set data_dir nj"
-. "$(dirname "$0")/parse_options.sh"
+. utils/parse_options.sh
+. ./cmd.sh
 [ -n "${data_root}" ] || { echo "$0: --data_root (the directory holding LibriSpeech/) is required" >&2; exit 1; }
 case "${train_set}" in
     100) train_name=train_clean_100 ;;
@@ -26,5 +28,6 @@ for name in "${train_name}" dev dev_clean dev_other test_clean test_other; do
     fi
 done
 [ "${#sets[@]}" -gt 0 ] || exit 0
-python "$(dirname "$0")/prepare_data.py" --data_root "${data_root}" --data_dir "${data_dir}" \
-    --nj "${nj}" "${sets[@]}"
+utils/run_jobs.sh "${train_cmd} --num-threads ${nj}" 1 "${data_dir}/log/prepare.log" \
+    "prepare|format" python local/prepare_data.py --data_root "${data_root}" \
+    --data_dir "${data_dir}" --nj "${nj}" "${sets[@]}"

@@ -1,1 +1,0 @@
-../../../espeak_en/asr1/local/parse_options.sh
