@@ -39,6 +39,53 @@ def _accumulate(
         beams[prefix][ending] = _log_add(beams[prefix][ending], log_p)
 
 
+class CTCPrefixBeamSearch:
+    """Prefix beam search over CTC log-probabilities that arrive in pieces (a stream):
+    ``advance`` with each piece's (t, V) frames, ``nbest`` at any time. The frames are
+    searched once, so a stream's partial results cost its new frames only; the result
+    equals ``ctc_prefix_beam_search`` over all the frames at once."""
+
+    def __init__(self, beam_size: int, blank_id: int = 0):
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        self.beam_size, self.blank_id = beam_size, blank_id
+        self.beams: Dict[Tuple[int, ...], List[float]] = {(): [0.0, -math.inf]}
+
+    def advance(self, log_probs: np.ndarray) -> None:
+        """Extend every prefix over the next (t, V) frames."""
+        if log_probs.ndim != 2:
+            raise ValueError(f"log_probs must be (T, V), got shape {log_probs.shape}")
+        beam_size, blank_id = self.beam_size, self.blank_id
+        labels_per_frame = min(beam_size, log_probs.shape[1])
+        # Ties broken by the lower label first, as torch.topk does on CPU.
+        top_labels = np.argsort(-log_probs, axis=-1, kind="stable")[:, :labels_per_frame]
+        top_log_probs = np.take_along_axis(log_probs, top_labels, axis=-1).astype(np.float64)
+        beams = self.beams
+        for frame_log_probs, frame_labels in zip(top_log_probs.tolist(), top_labels.tolist()):
+            extended: Dict[Tuple[int, ...], List[float]] = defaultdict(
+                lambda: [-math.inf, -math.inf]
+            )
+            for prefix, (blank_end, label_end) in beams.items():
+                last = prefix[-1] if prefix else None
+                either_end = _log_add(blank_end, label_end)
+                for log_p, label in zip(frame_log_probs, frame_labels):
+                    if label == blank_id:
+                        _accumulate(extended, prefix, _BLANK_END, either_end + log_p)
+                    elif label == last:
+                        # The last label repeated merges into it, unless a blank separates them.
+                        _accumulate(extended, prefix, _LABEL_END, label_end + log_p)
+                        _accumulate(extended, prefix + (label,), _LABEL_END, blank_end + log_p)
+                    else:
+                        _accumulate(extended, prefix + (label,), _LABEL_END, either_end + log_p)
+            best = heapq.nlargest(beam_size, extended.items(), key=lambda item: _log_add(*item[1]))
+            beams = dict(best)
+        self.beams = beams
+
+    def nbest(self) -> List[Hypothesis]:
+        """The best prefixes so far with their total log-probabilities, best first."""
+        return [(list(prefix), _log_add(*scores)) for prefix, scores in self.beams.items()]
+
+
 def ctc_prefix_beam_search(
     log_probs: np.ndarray, beam_size: int, blank_id: int = 0
 ) -> List[Hypothesis]:
@@ -48,27 +95,6 @@ def ctc_prefix_beam_search(
     label; each frame considers its ``beam_size`` most likely labels."""
     if log_probs.ndim != 2:
         raise ValueError(f"log_probs must be (T, V), got shape {log_probs.shape}")
-    if beam_size < 1:
-        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-    labels_per_frame = min(beam_size, log_probs.shape[1])
-    # Ties broken by the lower label first, as torch.topk does on CPU.
-    top_labels = np.argsort(-log_probs, axis=-1, kind="stable")[:, :labels_per_frame]
-    top_log_probs = np.take_along_axis(log_probs, top_labels, axis=-1).astype(np.float64)
-    beams: Dict[Tuple[int, ...], List[float]] = {(): [0.0, -math.inf]}
-    for frame_log_probs, frame_labels in zip(top_log_probs.tolist(), top_labels.tolist()):
-        extended: Dict[Tuple[int, ...], List[float]] = defaultdict(lambda: [-math.inf, -math.inf])
-        for prefix, (blank_end, label_end) in beams.items():
-            last = prefix[-1] if prefix else None
-            either_end = _log_add(blank_end, label_end)
-            for log_p, label in zip(frame_log_probs, frame_labels):
-                if label == blank_id:
-                    _accumulate(extended, prefix, _BLANK_END, either_end + log_p)
-                elif label == last:
-                    # The last label repeated merges into it, unless a blank separates them.
-                    _accumulate(extended, prefix, _LABEL_END, label_end + log_p)
-                    _accumulate(extended, prefix + (label,), _LABEL_END, blank_end + log_p)
-                else:
-                    _accumulate(extended, prefix + (label,), _LABEL_END, either_end + log_p)
-        best = heapq.nlargest(beam_size, extended.items(), key=lambda item: _log_add(*item[1]))
-        beams = dict(best)
-    return [(list(prefix), _log_add(*scores)) for prefix, scores in beams.items()]
+    search = CTCPrefixBeamSearch(beam_size, blank_id)
+    search.advance(log_probs)
+    return search.nbest()

@@ -17,6 +17,7 @@ from espnet_omnirouter.asr.decoding.batch_search import (
 from espnet_omnirouter.asr.streaming import StreamingRecognizer
 
 SAMPLE_RATE = 8000
+POSITIONS = 24  # encoder frames of ESPnet's positional table; the tests stream past it
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "d", "<sos/eos>"]
 
 
@@ -33,6 +34,7 @@ def u2pp_config(moe_type: str) -> dict:
             "pos_enc_layer_type": "rel_pos",
             "selfattention_layer_type": "rel_selfattn",
             "cnn_module_kernel": 5,
+            "max_pos_emb_len": POSITIONS,
             "moe_conf": {"type": moe_type, "num_experts": 4},
         },
         decoder="bi_transformer",
@@ -72,28 +74,53 @@ def audio(seconds: float) -> np.ndarray:
     return (0.4 * tone + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-@pytest.mark.parametrize("chunk_size, num_left, piece", [(4, -1, 333), (2, 1, 1000), (3, 0, 97)])
-def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size, num_left, piece):
-    samples = audio(2.3)
+def offline_text(speech2text, samples: np.ndarray, chunk_size: int, num_left: int):
+    """Chunk-masked offline decoding (encoder output, final text) of one utterance."""
     model = speech2text.asr_model.eval()
     model.encoder.set_decoding_chunk(chunk_size, num_left)
     with torch.no_grad():
-        offline_out, lengths = encode(speech2text, [torch.from_numpy(samples)])
-        log_probs = model.ctc.log_softmax(offline_out)
-        expected = rescore_with_attention(
-            speech2text, offline_out, log_probs, lengths, 5, 0.5, model.reverse_weight
+        encoder_out, lengths = encode(speech2text, [torch.from_numpy(samples)])
+        log_probs = model.ctc.log_softmax(encoder_out)
+        text = rescore_with_attention(
+            speech2text, encoder_out, log_probs, lengths, 5, 0.5, model.reverse_weight
         )[0]
+    return encoder_out, text
+
+
+@pytest.mark.parametrize("chunk_size, num_left, piece", [(4, -1, 333), (2, 1, 1000), (3, 0, 97)])
+def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size, num_left, piece):
+    samples = audio(2.3)
+    offline_out, expected = offline_text(speech2text, samples, chunk_size, num_left)
+    assert offline_out.size(1) > POSITIONS  # longer than ESPnet's positional table
     recognizer = StreamingRecognizer(speech2text, chunk_size, num_left, beam_size=5)
-    partial_frames = []
+    partial_frames, buffered = [], []
     for start in range(0, len(samples), piece):
         recognizer.accept_waveform(samples[start : start + piece])
-        partial_frames.append(sum(chunk.size(1) for chunk in recognizer.encoded))
+        partial_frames.append(recognizer.offset)
+        buffered.append(len(recognizer.audio))
     assert partial_frames[-1] > 0 and partial_frames == sorted(partial_frames)  # it streamed
+    # The audio kept is about a piece and one STFT window, not the stream.
+    assert max(buffered) <= piece + 128 + 2 * 64
     recognizer.flush()
     assert recognizer.encoder_out.shape == offline_out.shape
     assert torch.allclose(recognizer.encoder_out, offline_out, atol=1e-4)
     assert recognizer.finalize() == expected
-    assert recognizer.encoded == [] and len(recognizer.audio) == 0  # ready for a new stream
+    assert recognizer.offset == 0 and len(recognizer.audio) == 0  # ready for a new stream
+
+
+def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(speech2text):
+    short, long = audio(1.0), audio(4.5)
+    recognizer = StreamingRecognizer(speech2text, 3, 1, beam_size=5)
+    first = recognizer.accept_waveform(short) + "|" + recognizer.finalize()
+    for start in range(0, len(long), 800):
+        recognizer.accept_waveform(long[start : start + 800])
+        caches = recognizer.state[0] if recognizer.state else []
+        assert all(cache.size(1) <= 3 for cache in caches)  # one left chunk of 3 frames
+    assert recognizer.offset > 5 * POSITIONS
+    recognizer.finalize()
+    assert recognizer.accept_waveform(short) + "|" + recognizer.finalize() == first
+    _, expected = offline_text(speech2text, short, 3, 1)
+    assert first.endswith("|" + expected)
 
 
 def test_streaming_needs_a_u2pp_encoder_and_a_chunk(speech2text, experiment):
@@ -102,3 +129,24 @@ def test_streaming_needs_a_u2pp_encoder_and_a_chunk(speech2text, experiment):
     ctc_model = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
     with pytest.raises(TypeError, match="needs a u2pp_conformer encoder"):
         StreamingRecognizer(ctc_model, 4)
+
+
+@pytest.mark.parametrize(
+    "update, message",
+    [
+        ({"normalize": "utterance_mvn"}, "UtteranceMVN normalises with statistics of the whole"),
+        ({"encoder_conf": {"causal": False}}, "causal: false"),
+    ],
+)
+def test_models_that_cannot_stream_are_refused(tmp_path, update, message):
+    from espnet2.tasks.asr import ASRTask
+
+    config = u2pp_config("dense")
+    for key, value in update.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    model = ASRTask.build_model(argparse.Namespace(**config))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    speech2text = load_speech2text(tmp_path / "config.yaml", tmp_path / "model.pth", beam_size=1)
+    with pytest.raises(ValueError, match=message):
+        StreamingRecognizer(speech2text, 4)

@@ -9,6 +9,7 @@ from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import (
     batch_ctc_prefix_beam_search,
     ctc_prefix_beam_search,
 )
+from espnet_omnirouter.runtime.ctc_search import CTCPrefixBeamSearch
 
 
 def brute_force_prefix_log_probs(log_probs: torch.Tensor, blank_id: int):
@@ -79,3 +80,12 @@ def test_bad_arguments():
         ctc_prefix_beam_search(torch.zeros(1, 5, 3), beam_size=2)
     with pytest.raises(ValueError, match="beam_size"):
         ctc_prefix_beam_search(torch.zeros(5, 3), beam_size=0)
+
+
+def test_search_fed_in_pieces_equals_the_search_of_all_frames():
+    torch.manual_seed(3)
+    log_probs = torch.randn(31, 6).log_softmax(-1).numpy()
+    search = CTCPrefixBeamSearch(beam_size=4)
+    for start, end in [(0, 1), (1, 8), (8, 8), (8, 20), (20, 31)]:
+        search.advance(log_probs[start:end])
+    assert search.nbest() == ctc_prefix_beam_search(torch.from_numpy(log_probs), 4)
