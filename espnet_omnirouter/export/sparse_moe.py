@@ -1,12 +1,23 @@
-"""Traceable sparse MoE computation for ONNX export.
+"""Traceable sparse MoE computation for ONNX export: one sort of the assignments per layer.
 
 The training dispatch (``layers.moe.dispatch``) hands expert group sizes to the host
-(``loop`` backend), which tracing would freeze as constants of the example input. Here
-each expert instead selects its frames with ``nonzero`` (a data-dependent ONNX
-``NonZero``), gathers them, runs its own FFN and scatter-adds the gated result: the
-loop over E is unrolled at trace time, but every frame is computed only by its top-k
-experts, so the exported cost per frame follows k, not E (WeNet's per-expert ``where``
-loop, ``layers.moe.reference_dispatch.where_loop_moe``, made traceable).
+(``loop`` backend), which tracing would freeze as constants of the example input. The
+exported graph of a MoE layer is instead, per forward of T frames and top-k routing:
+
+    router        traced ``Router.forward``: MatMul, TopK, Softmax (float32 logits);
+    sort + split  ``ExpertGroups`` (ONNX written by hand): one TopK sorts the k * T
+                  assignments by expert, a second inverts that permutation, one Gather
+                  collects the frames in expert order and one Split (group sizes computed
+                  in the graph) cuts them into the E groups;
+    experts       traced: each expert's FFN on its own group only (MatMuls on the expert's
+                  own weights, which ONNX Runtime prepacks once);
+    combine       traced: Concat, one Gather back to assignment order, gates, sum over k.
+
+About 25 operators per layer plus the experts' own, whatever E and T (a per-expert
+NonZero, gather and scatter-add into a full-size buffer took ~24 operators per expert),
+and every frame is computed by its top-k experts only. Assignments whose output eager
+dispatch drops (padding frames, or over a ``capacity_factor``) are computed by their
+expert and weighted by a zero gate, as a dense FFN computes padding frames.
 """
 
 import contextlib
@@ -14,71 +25,115 @@ from typing import Iterator
 
 import torch
 
-from espnet_omnirouter.layers.moe.dispatch import assignment_experts
-from espnet_omnirouter.layers.moe.experts import StackedExperts
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
 
-def sparse_dispatch_and_combine(
-    tokens: torch.Tensor,
-    expert_index: torch.Tensor,
-    gate: torch.Tensor,
-    experts: StackedExperts,
-    valid: torch.Tensor | None = None,
-    capacity_factor: float | None = None,
-) -> torch.Tensor:
-    """``dispatch_and_combine`` (same result) as a traceable per-expert loop.
+def _constant(g, values) -> torch.Value:
+    return g.op("Constant", value_t=torch.tensor(values, dtype=torch.int64))
 
-    Assignments of an expert are taken in the eager dispatch's order (first choices
-    first, then earlier tokens), so a ``capacity_factor`` drops the same ones.
 
-    Args:
-        tokens: (#tokens, D).
-        expert_index: Chosen experts, (#tokens, top_k).
-        gate: Their weights, (#tokens, top_k).
-        experts: The E stacked experts (``w_1`` (E, D, H), ...); dropout is not applied
-            (export is for inference).
-        valid: Optional (#tokens,) bool; invalid tokens (padding) get a zero output.
-        capacity_factor: None, or the factor of ``ceil(factor * valid tokens * top_k / E)``
-            assignments an expert takes at most.
+class ExpertGroups(torch.autograd.Function):
+    """Frames of each expert's assignments, as E groups in expert order.
 
-    Returns:
-        (#tokens, D) combined expert outputs.
+    ``apply(tokens (T, D), expert_index (T, k), num_experts, k)`` returns the E groups
+    (n_e, D) (``sum(n_e) == T * k``) followed by ``position`` (T * k,): where each
+    assignment (token-major: ``token * k + choice``) lies in the concatenated groups.
+    ``forward`` computes it in PyTorch for tracing; ``symbolic`` writes the ONNX graph
+    (no data-dependent shape is frozen: group sizes stay graph values).
     """
-    num_tokens, top_k = expert_index.shape
-    num_experts = experts.num_experts
-    # Choice-major assignments, as the eager dispatch sorts them; padding to expert E.
-    flat_expert = assignment_experts(expert_index, valid, num_experts)
-    flat_gate = gate.t().reshape(-1).to(tokens.dtype)
-    capacity = None
-    if capacity_factor is not None:
-        # The count stays a graph value (a Python int would be frozen by tracing).
-        num_valid = valid.sum() if valid is not None else torch.ones_like(expert_index[:, 0]).sum()
-        # ((factor * n) * k) / E in float64, as the eager ``expert_capacity`` computes it.
-        capacity = torch.ceil(num_valid.double() * capacity_factor * top_k / num_experts).long()
-    combined = torch.zeros_like(tokens)
-    for expert in range(num_experts):
-        assignments = torch.nonzero(flat_expert == expert).squeeze(1)
-        if capacity is not None:
-            assignments = assignments[:capacity]
-        token_index = assignments % num_tokens
-        hidden = experts.activation(tokens[token_index] @ experts.w_1[expert] + experts.b_1[expert])
-        output = hidden @ experts.w_2[expert] + experts.b_2[expert]
-        combined = combined.index_add(0, token_index, output * flat_gate[assignments, None])
-    return combined
+
+    @staticmethod
+    def forward(
+        ctx, tokens: torch.Tensor, expert_index: torch.Tensor, num_experts: int, top_k: int
+    ):
+        flat_expert = expert_index.reshape(-1)
+        order = torch.argsort(flat_expert, stable=True)
+        counts = torch.bincount(flat_expert, minlength=num_experts)
+        groups = tokens[order // top_k].split(counts.tolist())
+        return (*groups, torch.argsort(order))
+
+    @staticmethod
+    def symbolic(g, tokens, expert_index, num_experts: int, top_k: int):
+        flat_expert = g.op("Reshape", expert_index, _constant(g, [-1]))
+        count = g.op("Shape", flat_expert)
+        _, order = g.op("TopK", flat_expert, count, axis_i=0, largest_i=0, sorted_i=1, outputs=2)
+        # The inverse permutation: sorting the order gives each assignment's position.
+        _, position = g.op("TopK", order, count, axis_i=0, largest_i=0, sorted_i=1, outputs=2)
+        token = order if top_k == 1 else g.op("Div", order, _constant(g, top_k))
+        sorted_tokens = g.op("Gather", tokens, token, axis_i=0)
+        one_hot = g.op(
+            "Equal",
+            g.op("Unsqueeze", flat_expert, _constant(g, [1])),
+            _constant(g, list(range(num_experts))),
+        )
+        counts = g.op(
+            "ReduceSum",
+            g.op("Cast", one_hot, to_i=torch.onnx.TensorProtoDataType.INT64),
+            _constant(g, [0]),
+            keepdims_i=0,
+        )
+        groups = g.op("Split", sorted_tokens, counts, axis_i=0, outputs=num_experts)
+        return (*groups, position)
+
+
+def within_capacity(
+    expert_index: torch.Tensor,
+    valid: torch.Tensor | None,
+    capacity_factor: float,
+    num_experts: int,
+) -> torch.Tensor:
+    """(T, k) bool: the assignments eager dispatch keeps under ``capacity_factor``.
+
+    Eager dispatch fills each expert in choice-major order (every token's first choice,
+    then every second choice, earlier tokens first) up to ``ceil(factor * valid tokens *
+    k / E)`` assignments; padding tokens take no place. The rank of an assignment in its
+    expert's queue is computed with cumulative sums (tracing keeps them in the graph).
+    """
+    one_hot = expert_index.unsqueeze(-1) == torch.arange(num_experts)
+    if valid is not None:
+        one_hot = one_hot & valid[:, None, None]
+    counts = one_hot.long()  # (T, k, E)
+    earlier_tokens = counts.cumsum(0) - counts
+    per_choice = counts.sum(0, keepdim=True)
+    earlier_choices = per_choice.cumsum(1) - per_choice
+    rank = ((earlier_tokens + earlier_choices) * counts).sum(-1)
+    # The count stays a graph value (a Python int would be frozen by tracing).
+    num_valid = torch.ones_like(expert_index[:, 0]).sum() if valid is None else valid.sum()
+    # ((factor * n) * k) / E in float64, as the eager ``expert_capacity`` computes it.
+    top_k = expert_index.shape[1]
+    capacity = torch.ceil(num_valid.double() * capacity_factor * top_k / num_experts).long()
+    return rank < capacity
 
 
 def sparse_moe_forward(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
     """``MoEFeedForward.forward`` for export: (#batch, time, D) -> (#batch, time, D),
     same router, gates and padding mask (``valid_frames``), sparse expert compute. No
     routing record is kept (no losses or statistics in inference)."""
-    tokens = xs.reshape(-1, xs.shape[-1])
-    valid = None if layer.valid_frames is None else layer.valid_frames.reshape(-1)
+    experts = layer.experts
+    size = experts.w_2.shape[-1]
+    tokens = xs.reshape(-1, size)
     decision = layer.router(tokens, layer.top_k, layer.gate_normalization)
-    combined = sparse_dispatch_and_combine(
-        tokens, decision.expert_index, decision.gate, layer.experts, valid, layer.capacity_factor
+    gate = decision.gate.to(tokens.dtype)
+    valid = None if layer.valid_frames is None else layer.valid_frames.reshape(-1)
+    if valid is not None:
+        gate = gate * valid.unsqueeze(-1)
+    if layer.capacity_factor is not None:
+        gate = gate * within_capacity(
+            decision.expert_index, valid, layer.capacity_factor, layer.num_experts
+        )
+    *groups, position = ExpertGroups.apply(
+        tokens, decision.expert_index, layer.num_experts, layer.top_k
     )
-    return combined.view(xs.shape)
+    outputs = [
+        experts.activation(group @ experts.w_1[expert] + experts.b_1[expert]) @ experts.w_2[expert]
+        + experts.b_2[expert]
+        for expert, group in enumerate(groups)
+    ]
+    by_assignment = torch.cat(outputs)[position]  # (T * k, D), token-major
+    if layer.top_k == 1:
+        return (by_assignment * gate).view_as(xs)
+    gated = by_assignment.view(-1, layer.top_k, size) * gate.unsqueeze(-1)
+    return gated.sum(1).view_as(xs)
 
 
 @contextlib.contextmanager

@@ -52,22 +52,78 @@ def test_rewrite_keeps_state_dict_and_is_undone():
     assert "forward" not in vars(layer) and list(layer.state_dict()) == keys
 
 
-@pytest.mark.filterwarnings("ignore:.*duplicated values in 'index'")  # unique per expert
-def test_exported_layer_selects_frames_per_expert(tmp_path):
-    """One NonZero per expert: each expert computes only the frames routed to it, whatever
-    their number (also none, or all)."""
-    layer = moe_layer(2, None, "topk_softmax")
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_exported_layer_sorts_once_and_computes_each_frame_k_times(tmp_path, top_k):
+    """One sort and one Split per layer, not one frame selection per expert: each expert's
+    MatMuls see only its own frames, whatever their number (also none, or all)."""
+    layer = moe_layer(top_k, None, "topk_softmax")
     path = tmp_path / "moe.onnx"
     with sparse_moe_for_export(layer), torch.no_grad():
         torch.onnx.export(
             layer, (torch.randn(1, 5, 8),), str(path), input_names=["xs"], output_names=["ys"],
             dynamic_axes={"xs": {1: "T"}, "ys": {1: "T"}}, opset_version=20, dynamo=False,
         )  # fmt: skip
-    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
-    assert ops.count("NonZero") == 4
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model = onnx.load(str(path))
+    ops = [node.op_type for node in model.graph.node]
+    assert "NonZero" not in ops and "ScatterElements" not in ops
+    assert ops.count("TopK") == 3  # router, sort, inverse permutation
+    (split,) = [node for node in model.graph.node if node.op_type == "Split"]
+    assert len(split.output) == 4
+    # The groups as extra outputs: their sizes are the frames routed to each expert.
+    model.graph.output.extend(onnx.ValueInfoProto(name=name) for name in split.output)
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     for frames in (1, 2, 33):
         xs = torch.randn(1, frames, 8)
         with torch.no_grad():
             expected = layer(xs).numpy()
-        np.testing.assert_allclose(session.run(None, {"xs": xs.numpy()})[0], expected, atol=1e-5)
+            routed = layer.router(xs[0], top_k, "topk_softmax").expert_index
+        ys, *groups = session.run(None, {"xs": xs.numpy()})
+        np.testing.assert_allclose(ys, expected, atol=1e-5)
+        assert [len(group) for group in groups] == torch.bincount(
+            routed.reshape(-1), minlength=4
+        ).tolist()
+
+
+class MaskedLayer(torch.nn.Module):
+    """A MoE layer given its padding mask, as the encoders and decoders set it."""
+
+    def __init__(self, layer: MoEFeedForward):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, xs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        self.layer.valid_frames = valid
+        return self.layer(xs)
+
+
+@pytest.mark.parametrize(
+    "top_k, capacity_factor, gate",
+    [(1, None, "full_softmax"), (2, None, "topk_softmax"), (2, 0.5, "full_softmax")],
+)
+def test_exported_layer_equals_eager_with_padding_and_capacity(
+    tmp_path, top_k, capacity_factor, gate
+):
+    """Padding and capacity are graph values: ONNX Runtime drops what eager drops on
+    batches the graph was not traced with."""
+    module = MaskedLayer(moe_layer(top_k, capacity_factor, gate))
+    path = tmp_path / "moe.onnx"
+    lengths = torch.tensor([6, 2])
+    valid = torch.arange(6)[None, :] < lengths[:, None]
+    with sparse_moe_for_export(module.layer), torch.no_grad():
+        torch.onnx.export(
+            module, (torch.randn(2, 6, 8), valid), str(path), input_names=["xs", "valid"],
+            output_names=["ys"], dynamic_axes={"xs": {0: "B", 1: "T"}, "valid": {0: "B", 1: "T"}},
+            opset_version=20, dynamo=False,
+        )  # fmt: skip
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for lengths in ([9, 4, 1], [3]):
+        lengths = torch.tensor(lengths)
+        valid = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
+        xs = torch.randn(len(lengths), valid.shape[1], 8)
+        with torch.no_grad():
+            expected = module(xs, valid).numpy()
+        actual = session.run(None, {"xs": xs.numpy(), "valid": valid.numpy()})[0]
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
+        assert (actual[~valid.numpy()] == 0).all()
