@@ -2,7 +2,7 @@
 # The whole test suite: lint (ruff), then pytest in two environments.
 #   1. the lock (requirements.txt: ESPnet 202511, torch 2.12.1, Python 3.11): every test,
 #      end-to-end runs included;
-#   2. ESPnet 202611 with torch 2.11.0 (tools/requirements-espnet202611.txt: what
+#   2. ESPnet 202611 with torch 2.14.1 (tools/requirements-espnet202611.txt: what
 #      `pip install espnet` gives today, Python 3.12), the plugin installed from its wheel:
 #      the tests of the layers, encoders, decoders, models, decoding, export, packaging and
 #      loading of packed models, and tiny trainings decoded through bin/asr_train and

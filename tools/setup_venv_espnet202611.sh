@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (once) and activate the second test environment: ESPnet 202611 (what
-# `pip install espnet` gives on Python 3.12 and 3.13) with torch 2.11.0, from
+# `pip install espnet` gives on Python 3.12 and 3.13) with torch 2.14.1, from
 # tools/requirements-espnet202611.txt; then install this checkout into it as a user would:
 # its wheel, with every extra, which must resolve from what is installed (no index).
 #
