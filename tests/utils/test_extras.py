@@ -66,3 +66,17 @@ def test_export_without_onnxscript_names_the_onnx_extra(monkeypatch, tmp_path, c
     err = capsys.readouterr().err
     assert "export: ONNX export needs onnxscript" in err
     assert "pip install 'espnet_omnirouter[onnx]'" in err
+
+
+def test_lexicon_decoding_without_flashlight_text_names_the_lm_extra(monkeypatch, tmp_path):
+    from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import (
+        LEXICON_FILE,
+        LM_FILE,
+        CTCLexiconDecoder,
+    )
+
+    for name in (LEXICON_FILE, LM_FILE):
+        (tmp_path / name).write_text("")
+    monkeypatch.setitem(sys.modules, "flashlight", None)
+    with pytest.raises(MissingExtraError, match=r"espnet_omnirouter\[lm\]"):
+        CTCLexiconDecoder(["<blank>", "a"], tmp_path)

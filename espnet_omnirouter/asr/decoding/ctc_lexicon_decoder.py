@@ -14,6 +14,7 @@ from typing import List, Sequence
 import torch
 
 from espnet_omnirouter.utils.console import native_output_logged
+from espnet_omnirouter.utils.extras import import_optional
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,9 @@ class CTCLexiconDecoder:
                     f"{lm_dir / name} not found: build it with "
                     "python -m espnet_omnirouter.bin.make_lexicon_lm"
                 )
-        try:
-            from torchaudio.models.decoder import ctc_decoder
-        except (ImportError, RuntimeError) as error:
-            raise ImportError(
-                "lexicon decoding needs flashlight-text (pip install flashlight-text)"
-            ) from error
+        import_optional("flashlight.lib.text", "lexicon decoding")
+        from torchaudio.models.decoder import ctc_decoder
+
         with native_output_logged(logger, "KenLM"):  # its loading banner, not for the console
             self._decoder = ctc_decoder(
                 lexicon=str(lm_dir / LEXICON_FILE),
