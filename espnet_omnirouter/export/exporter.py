@@ -8,6 +8,7 @@ The directory holds:
                         (see ``onnx_modules.ChunkEncoder``)
     decoder.onnx        models with an attention decoder: teacher-forced log-probabilities
                         of the left-to-right (and right-to-left) decoder, for rescoring
+    *.onnx.data         the weights of a graph over 2 GB (models of ~500M parameters or more)
     frontend.npz        STFT window, mel matrix, global mean and std of the features
     export.json         sizes, token list, tokenizer, frontend options, chunk geometry
     bpe.model           the sentencepiece model (token_type bpe)
@@ -20,6 +21,7 @@ compared with the eager model (its own dispatch).
 
 import json
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,22 +78,41 @@ def _onnx_export(
     output_names: Sequence[str],
     dynamic_axes: Dict[str, Dict[int, str]],
 ) -> None:
+    """Trace ``module`` into ``path``. A graph over protobuf's 2 GB (a model of ~500M
+    parameters or more) keeps its weights in one file next to it, ``<path>.data``
+    (the exporter writes one file per tensor, whose names two graphs of a dir share)."""
     # A new wrapper is in training mode, which the exporter restores afterwards on the
     # whole model: put it in eval mode first.
     module.eval()
-    with warnings.catch_warnings(), sparse_moe_for_export(module):
-        # Tracing warns about every Python int it sees; shapes are checked on other inputs.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            args,
+    external_data = path.with_name(path.name + ".data")
+    external_data.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        traced = Path(scratch) / path.name
+        with warnings.catch_warnings(), sparse_moe_for_export(module):
+            # Tracing warns about every Python int it sees; shapes are checked on other inputs.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                args,
+                str(traced),
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_axes=dynamic_axes,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        if len(list(Path(scratch).iterdir())) == 1:
+            traced.replace(path)
+            return
+        import onnx
+
+        onnx.save_model(
+            onnx.load(str(traced)),
             str(path),
-            input_names=list(input_names),
-            output_names=list(output_names),
-            dynamic_axes=dynamic_axes,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=external_data.name,
         )
 
 
