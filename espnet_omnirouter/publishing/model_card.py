@@ -2,17 +2,26 @@
 
 import re
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
 
+import torch
 import yaml
 
+from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
+from espnet_omnirouter.layers.moe.config import MoEConfig
+from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import ParameterCount, count_parameters, format_count
+from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 MODEL_TYPES = {
     "dense": "dense Conformer (no Mixture-of-Experts)",
     "switch": "Switch Transformer MoE: every MoE layer has its own router",
     "omni": "Omni-router MoE: one router shared by all MoE layers",
+    "u2pp": "U2++ MoE: every MoE layer has its own router, top-k gates renormalised",
+}
+GATES = {
+    "full_softmax": "gate = router probability",
+    "topk_softmax": "gates = softmax over the top-k logits",
 }
 
 CITATIONS = """\
@@ -54,10 +63,73 @@ def demote_headings(markdown: str, levels: int) -> str:
     return "\n".join(lines)
 
 
+def describe_moe(conf: MoEConfig, blocks_apply: bool = True) -> str:
+    """One line on the MoE layers a parsed ``moe_conf`` makes."""
+    if not conf.is_moe:
+        return "none"
+    text = (
+        f"{conf.num_experts} per MoE layer, top-{conf.top_k} ({GATES[conf.gate_normalization]}), "
+    )
+    if blocks_apply:
+        text += f"FFNs: {conf.ffn}, "
+    text += f"blocks: {conf.blocks}"
+    return text + (", one router shared by all MoE layers" if conf.shares_router else "")
+
+
+def _ffn_hidden_units(block: torch.nn.Module) -> int:
+    ffn = block.feed_forward
+    if isinstance(ffn, MoEFeedForward):
+        return ffn.experts.w_1.shape[-1]
+    return ffn.w_1.out_features if hasattr(ffn.w_1, "out_features") else ffn.w_1.out_channels
+
+
+def model_summary(model: torch.nn.Module) -> str:
+    """What kind of model it is, from its encoder's parsed ``moe_conf``."""
+    summary = MODEL_TYPES[getattr(model.encoder, "moe_conf", MoEConfig()).type]
+    if isinstance(model.encoder, U2ppConformerEncoder):
+        summary += "; U2++ streaming Conformer (causal convolution, dynamic chunk attention)"
+    return summary
+
+
+def model_rows(config: dict, model: torch.nn.Module) -> List[Tuple[str, str]]:
+    """The card's "Model" table of a model and the config it was built from: what the
+    model is made of is read from the built model (its parsed ``moe_conf``, weights and
+    sizes), so defaults are the ones that applied."""
+    encoder, decoder = model.encoder, getattr(model, "decoder", None)
+    moe: MoEConfig = getattr(encoder, "moe_conf", MoEConfig())
+    parameters = count_parameters(model)
+    if decoder is None:
+        decoder_text = "none (CTC only)"
+    else:
+        decoder_text = f"`{config.get('decoder')}`, {len(decoder.decoders)} blocks"
+        if hasattr(decoder, "right_decoder"):
+            decoder_text += (
+                f" left-to-right + {len(decoder.right_decoder.decoders)} right-to-left "
+                f"(reverse weight {model.reverse_weight})"
+            )
+        decoder_moe = getattr(decoder, "moe_conf", MoEConfig())
+        if decoder_moe.is_moe:
+            decoder_text += f"; MoE `{decoder_moe.type}`: {describe_moe(decoder_moe, False)}"
+    return [
+        ("model type", f"`{moe.type}`: {model_summary(model)}"),
+        (
+            "encoder",
+            f"`{config.get('encoder')}`, {len(encoder.encoders)} blocks, "
+            f"d={encoder.output_size()}, FFN {_ffn_hidden_units(encoder.encoders[0])} units",
+        ),
+        ("experts", describe_moe(moe)),
+        ("decoder", f"{decoder_text}; CTC weight {model.ctc_weight}"),
+        ("parameters", f"{format_count(parameters.total)} total, "
+                       f"{format_count(parameters.active)} active per frame"),
+        ("tokens", f"{len(config.get('token_list', []))} ({config.get('token_type')})"),
+        ("sample rate", f"{config.get('frontend_conf', {}).get('fs', 16000)} Hz"),
+    ]  # fmt: skip
+
+
 def model_card(
     name: str,
     config: dict,
-    parameters: ParameterCount,
+    model: torch.nn.Module,
     model_reference: str,
     results: Optional[str] = None,
 ) -> str:
@@ -66,37 +138,10 @@ def model_card(
     Args:
         name: the model's name (e.g. ``espeak_en_asr_omni``).
         config: the experiment's ``config.yaml`` as a dict.
-        parameters: its total and per-frame active parameter counts.
+        model: the model built from it (``build_model_from_config``).
         model_reference: what users pass to load it: a Hub id or an archive path.
         results: the experiment's ``RESULTS.md`` (data description and WER tables).
     """
-    encoder_conf = config.get("encoder_conf", {})
-    moe = encoder_conf.get("moe_conf", {})
-    moe_type = moe.get("type", "dense")
-    if moe_type == "dense":
-        experts = "none"
-    else:
-        experts = (
-            f"{moe.get('num_experts', 8)} per MoE layer, top-{moe.get('top_k', 1)}, "
-            f"FFNs: {moe.get('ffn', 'both')}, blocks: {moe.get('blocks', 'all')}"
-        )
-    ctc_weight = config.get("model_conf", {}).get("ctc_weight", 0.3)
-    decoder = "none (CTC only)" if ctc_weight == 1.0 else f"{config.get('decoder')}"
-    token_type = config.get("token_type")
-    rows = [
-        ("model type", f"`{moe_type}`: {MODEL_TYPES.get(moe_type, moe_type)}"),
-        (
-            "encoder",
-            f"`{config.get('encoder')}`, {encoder_conf.get('num_blocks')} blocks, "
-            f"d={encoder_conf.get('output_size')}, FFN {encoder_conf.get('linear_units')} units",
-        ),
-        ("experts", experts),
-        ("decoder", f"{decoder}; CTC weight {ctc_weight}"),
-        ("parameters", f"{format_count(parameters.total)} total, "
-                       f"{format_count(parameters.active)} active per frame"),
-        ("tokens", f"{len(config.get('token_list', []))} ({token_type})"),
-        ("sample rate", f"{config.get('frontend_conf', {}).get('fs', 16000)} Hz"),
-    ]  # fmt: skip
     sections = [
         "---",
         "library_name: espnet",
@@ -113,13 +158,13 @@ def model_card(
         f"# {name}",
         "",
         "An ESPnet speech recognition model trained with espnet_omnirouter (Switch and",
-        f"Omni-router Mixture-of-Experts for ESPnet): {MODEL_TYPES.get(moe_type, moe_type)}.",
+        f"Omni-router Mixture-of-Experts for ESPnet): {model_summary(model)}.",
         "",
         "## Model",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {key} | {value} |" for key, value in rows),
+        *(f"| {key} | {value} |" for key, value in model_rows(config, model)),
         "",
         "## How to use",
         "",
@@ -149,5 +194,4 @@ def experiment_card(config_path: Path, name: str, model_reference: str) -> str:
     config = yaml.safe_load(Path(config_path).read_text())
     results_file = Path(config_path).with_name("RESULTS.md")
     results = results_file.read_text() if results_file.is_file() else None
-    parameters = count_parameters(build_model_from_config(config_path))
-    return model_card(name, config, parameters, model_reference, results)
+    return model_card(name, config, build_model_from_config(config_path), model_reference, results)
