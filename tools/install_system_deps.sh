@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the recipes use, where missing: espeak-ng and flite
 # (speech synthesis), sox (audio conversion and effects).
-# Needs root (or sudo); otherwise prints the command to run and fails.
+# Needs root (or sudo); otherwise prints the command to run and fails. Run only by the
+# default recipe's entry (egs/espeak_en/asr1/run.sh, unless --setup false) and the test
+# command (tools/run_tests.sh); the other recipes check for what they need and say so.
 set -euo pipefail
 declare -A command_of=([espeak-ng]=espeak-ng [sox]=sox [flite]=flite)
 missing=()

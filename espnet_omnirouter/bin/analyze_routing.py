@@ -44,6 +44,7 @@ from espnet_omnirouter.data.audio_batches import make_batches, read_waves
 from espnet_omnirouter.data.kaldi_dir import read_wav_scp
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
@@ -198,6 +199,7 @@ def main() -> None:
     )
     parser.add_argument("--batch_seconds", type=float, default=60.0, help="audio per batch")
     args = parser.parse_args()
+    setup_cli_logging()
     for path in (*args.data_dirs, *args.ablation_set):
         if not (path / "wav.scp").is_file():
             parser.error(f"not a Kaldi data dir (no wav.scp): {path}")

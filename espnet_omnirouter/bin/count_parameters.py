@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.model_config import build_model_from_config
 from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
@@ -18,6 +19,7 @@ def main() -> None:
     parser.add_argument("--vocab_size", type=int, default=50)
     parser.add_argument("--input_size", type=int, default=None, help="feature dim if no frontend")
     args = parser.parse_args()
+    setup_cli_logging()
     if not args.config.is_file():
         parser.error(f"config file not found: {args.config}")
     count = count_parameters(build_model_from_config(args.config, args.vocab_size, args.input_size))

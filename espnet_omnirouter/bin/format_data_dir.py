@@ -15,6 +15,7 @@ from pathlib import Path
 
 from espnet_omnirouter.data.format_data_dir import format_data_dir
 from espnet_omnirouter.data.validation import InputDataError
+from espnet_omnirouter.utils.console import setup_cli_logging
 
 
 def main() -> None:
@@ -24,6 +25,7 @@ def main() -> None:
     parser.add_argument("--sample_rate", type=int, default=16000)
     parser.add_argument("--nj", type=int, default=1, help="parallel recordings")
     args = parser.parse_args()
+    setup_cli_logging()
     try:
         count = format_data_dir(args.source, args.target, args.sample_rate, args.nj)
     except (InputDataError, OSError) as error:

@@ -19,6 +19,7 @@ from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import LEXICON_FILE, LM_
 from espnet_omnirouter.lm.lexicon import spell_words, write_lexicon
 from espnet_omnirouter.lm.ngram import KneserNeyLM
 from espnet_omnirouter.scoring.wer import read_kaldi_text
+from espnet_omnirouter.utils.console import setup_cli_logging
 
 
 def read_sentences(path: Path) -> List[List[str]]:
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--dev_text", type=Path, help="report perplexity on this text")
     parser.add_argument("--output_dir", type=Path, required=True)
     args = parser.parse_args()
+    setup_cli_logging()
     for path in (*args.text, args.bpemodel, args.token_list, args.dev_text):
         if path is not None and not path.is_file():
             parser.error(f"not found: {path}")

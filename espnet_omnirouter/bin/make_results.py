@@ -29,6 +29,7 @@ from espnet_omnirouter.scoring.results_table import (
     load_result,
     wer_table,
 )
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 
 MODE_DESCRIPTIONS = {
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
     args = parser.parse_args()
+    setup_cli_logging()
     # Per mode, the models decoded that way (CTC models and U2++ models have their own modes).
     results_by_mode = {}
     for mode in args.decode_modes:

@@ -19,6 +19,7 @@ from pathlib import Path
 import espnet_omnirouter  # noqa: F401  (registers the plugin: the card counts parameters)
 from espnet_omnirouter.publishing.model_card import experiment_card
 from espnet_omnirouter.publishing.pack import PackError, pack_experiment
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 
 # What the archive takes from the experiment dir besides config and checkpoint, if present.
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--name", help="model name in the card (default: --outpath's stem)")
     parser.add_argument("--option", type=Path, action="append", default=[], help="extra files")
     args = parser.parse_args()
+    setup_cli_logging()
     config = args.exp_dir / "config.yaml"
     model_file = args.exp_dir / args.model_file
     for path in (config, model_file, *args.option):

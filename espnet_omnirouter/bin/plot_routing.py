@@ -26,6 +26,7 @@ import numpy as np
 from espnet_omnirouter.analysis import plots
 from espnet_omnirouter.analysis.plots import ModelRouting
 from espnet_omnirouter.analysis.training_log import read_training_log
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 
 
@@ -72,6 +73,7 @@ def main() -> None:
         "--loss", default="loss_ctc", help="statistic of the loss curves (ESPnet's log name)"
     )
     args = parser.parse_args()
+    setup_cli_logging()
     models, curves = [], {}
     for exp_dir in args.exp_dirs:
         stats = exp_dir / "routing" / "routing_stats.json"

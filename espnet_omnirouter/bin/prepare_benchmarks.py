@@ -16,6 +16,7 @@ from pathlib import Path
 
 from espnet_omnirouter.corpora.registry import CorpusError, corpora
 from espnet_omnirouter.data.validation import InputDataError
+from espnet_omnirouter.utils.console import setup_cli_logging
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
             help=f"{corpus.title}: {corpus.obtain}",
         )  # fmt: skip
     args = parser.parse_args()
+    setup_cli_logging()
     if args.list:
         for corpus in all_corpora.values():
             for name, title in corpus.benchmarks:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin: the card counts parameters)
 from espnet_omnirouter.publishing.hub import PublishError, stage_upload, upload
+from espnet_omnirouter.utils.console import setup_cli_logging
 
 
 def main() -> None:
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--commit_message", default="Upload ESPnet model (espnet_omnirouter)")
     args = parser.parse_args()
+    setup_cli_logging()
     if not args.packed_model.is_file():
         parser.error(f"not found: {args.packed_model}")
     if args.hf_repo.count("/") != 1 or not all(args.hf_repo.split("/")):

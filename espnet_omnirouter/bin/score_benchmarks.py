@@ -29,6 +29,7 @@ from espnet_omnirouter.scoring.results_table import (
     load_result,
     wer_table,
 )
+from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 
 DECODE_DIR = "decode_ood"
@@ -47,6 +48,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
+    setup_cli_logging()
     titles = benchmark_titles()
     known = [name for name in titles if name in args.benchmarks]
     benchmarks = known + [name for name in args.benchmarks if name not in titles]

@@ -1,10 +1,10 @@
 """What the command-line tools print: their own messages and everyone's errors.
 
-Other libraries' notices (Python warnings such as torch's and ESPnet's FutureWarnings, log
-records of other loggers below ERROR such as ESPnet's "Set decoder to none", and what
-native libraries write to the terminal, e.g. KenLM's loading banner) are logged at DEBUG
-level instead of printed. ``OMNIROUTER_LOG_LEVEL=DEBUG`` prints them too (``INFO``:
-the tools' own progress details).
+Other libraries' notices (Python warnings such as torch's and ESPnet's FutureWarnings or the
+model zoo's cache notice, log records of other loggers below ERROR such as ESPnet's "Set
+decoder to none") are held back at the default level, WARNING; ``OMNIROUTER_LOG_LEVEL=INFO``
+writes them too (what the recipes do: their jobs' output goes to log files), ``DEBUG``
+everything, including what native libraries write to the terminal (KenLM's loading banner).
 """
 
 import contextlib
@@ -19,8 +19,8 @@ PACKAGE = "espnet_omnirouter"
 
 
 class _OwnMessagesFilter(logging.Filter):
-    """Passes this package's records, every record of ERROR and above, and everything
-    when the console level is DEBUG."""
+    """Passes this package's records and every record of ERROR and above; other libraries'
+    warnings when the level is INFO or lower, everything when it is DEBUG."""
 
     def __init__(self, level: int) -> None:
         super().__init__()
@@ -28,14 +28,16 @@ class _OwnMessagesFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         own = record.name == PACKAGE or record.name.startswith(PACKAGE + ".")
-        return own or record.levelno >= logging.ERROR or self.level <= logging.DEBUG
+        if own or record.levelno >= logging.ERROR or self.level <= logging.DEBUG:
+            return True
+        return self.level <= logging.INFO and record.levelno >= logging.WARNING
 
 
 def setup_cli_logging() -> None:
-    """Configure logging for a command-line tool (call first in its ``main``): one stderr
-    handler at ``OMNIROUTER_LOG_LEVEL`` (default WARNING) that shows only the package's
-    own records below ERROR, and Python warnings routed into logging (logger
-    ``py.warnings``), so that they are filtered the same way."""
+    """Configure logging for a command-line tool (call in its ``main``, after parsing): one
+    stderr handler at ``OMNIROUTER_LOG_LEVEL`` (default WARNING) filtered as the module
+    says, and Python warnings routed into logging (logger ``py.warnings``), so that they are
+    filtered the same way."""
     name = os.environ.get(LEVEL_VARIABLE, "WARNING").upper()
     level = logging.getLevelName(name)
     if not isinstance(level, int):

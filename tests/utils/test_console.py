@@ -42,6 +42,19 @@ def test_console_shows_own_warnings_and_every_error_only():
     assert lines == ["ERROR: a library's error", "WARNING: our warning"]
 
 
+def test_info_level_writes_other_libraries_warnings_too():
+    result = run("INFO")
+    lines = [line for line in result.stderr.splitlines() if "Flash Attention" not in line]
+    assert "FutureWarning: third-party deprecation" in result.stderr
+    assert lines[-5:] == [
+        "WARNING: a library's notice",
+        "WARNING: a notice on the root logger",
+        "ERROR: a library's error",
+        "WARNING: our warning",
+        "INFO: our detail",
+    ]
+
+
 def test_debug_level_shows_what_was_held_back():
     result = run("DEBUG")
     assert result.stdout == "result line\n"

@@ -49,5 +49,8 @@ fi
 source "${_omnirouter_repo}/tools/malloc_env.sh"  # faster CPU training (BENCHMARKS.md)
 export PYTHONUNBUFFERED=1
 export LC_ALL=C
+# The tools' output goes to the stages' logs: with other libraries' warnings (bin/*: not printed
+# at the default level, WARNING, of an interactive command).
+export OMNIROUTER_LOG_LEVEL="${OMNIROUTER_LOG_LEVEL:-INFO}"
 unset -f _omnirouter_missing _omnirouter_built_venv
 unset _omnirouter_repo _omnirouter_python _omnirouter_lacks _omnirouter_venv

@@ -204,7 +204,8 @@ if run_stage publish "publishing to the Hugging Face Hub"; then
             # shellcheck disable=SC2086
             python -m espnet_omnirouter.bin.publish --packed_model "$(packed_model "${model}")" \
                 --hf_repo "${hf_repo//\{model\}/${model}}" ${dry_run} \
-                || { echo "publishing ${model} failed" >&2; exit 1; }
+                2> "${exp_dir}/asr_${model}/publish.log" \
+                || { echo "publishing ${model} failed: see ${exp_dir}/asr_${model}/publish.log" >&2; exit 1; }
         done
     fi
 fi
