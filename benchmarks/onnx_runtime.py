@@ -197,7 +197,7 @@ def scaling(args, samples: np.ndarray, workdir: Path) -> list:
         dense_session = all_experts_encoder(
             speech2text, workdir / f"e{experts}" / "all_experts.onnx", args.threads
         )
-        candidates[f"{experts} sparse"] = encoder_run(runtime.sessions["encoder"], feats)
+        candidates[f"{experts} sparse"] = encoder_run(runtime.session("encoder"), feats)
         candidates[f"{experts} all"] = encoder_run(dense_session, feats)
         model, feats_t = speech2text.asr_model, torch.from_numpy(feats)[None]
         candidates[f"{experts} eager"] = lambda m=model, f=feats_t: m.encoder(

@@ -38,6 +38,10 @@ class ChunkState:
 class ExportedModel:
     """The graphs of an export dir (``bin/export``) and what decoding needs around them.
 
+    A graph's ONNX Runtime session is created when first used, so a decoding mode loads
+    only its own graphs (CTC greedy search: encoder and CTC; streaming: chunk encoder
+    and CTC; rescoring adds the decoder): less memory and start-up time for large models.
+
     Args:
         directory: The export dir (``export.json``, ``*.onnx``, ``frontend.npz``, ...).
         num_threads: ONNX Runtime intra-op threads (0: its default, all cores).
@@ -55,17 +59,17 @@ class ExportedModel:
                 f"{description_file}: format_version {version}, this runtime reads "
                 f"{SUPPORTED_FORMAT_VERSION}"
             )
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-        self.sessions: Dict[str, onnxruntime.InferenceSession] = {}
+        self._options = onnxruntime.SessionOptions()
+        self._options.intra_op_num_threads = num_threads
+        self._options.inter_op_num_threads = 1
+        self.graphs: Dict[str, Path] = {}
         for name, file_name in self.description["graphs"].items():
             path = self.directory / file_name
             if not path.is_file():
                 raise ExportError(f"{path} is missing (listed in {description_file})")
-            self.sessions[name] = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
+            self.graphs[name] = path
+        # Sessions created so far, by graph name.
+        self.sessions: Dict[str, onnxruntime.InferenceSession] = {}
         self.frontend = LogMelFrontend.from_export_dir(self.directory, self.description["frontend"])
         self.encoder_info = self.description["encoder"]
         self.token_list: List[str] = self.description["token_list"]
@@ -74,17 +78,26 @@ class ExportedModel:
         )
         self._tokens_to_text = self._make_detokenizer()
 
+    def session(self, name: str) -> onnxruntime.InferenceSession:
+        """The ONNX Runtime session of graph ``name`` (``encoder``, ``ctc``,
+        ``chunk_encoder`` or ``decoder``), created on first use."""
+        if name not in self.sessions:
+            self.sessions[name] = onnxruntime.InferenceSession(
+                str(self.graphs[name]), self._options, providers=["CPUExecutionProvider"]
+            )
+        return self.sessions[name]
+
     @property
     def sample_rate(self) -> int:
         return int(self.description["frontend"]["sample_rate"])
 
     @property
     def streaming(self) -> bool:
-        return "chunk_encoder" in self.sessions
+        return "chunk_encoder" in self.graphs
 
     @property
     def has_decoder(self) -> bool:
-        return "decoder" in self.sessions
+        return "decoder" in self.graphs
 
     @property
     def reverse_weight(self) -> float:
@@ -113,14 +126,14 @@ class ExportedModel:
     def encode(self, feats: np.ndarray) -> np.ndarray:
         """Full-context encoder output (1, T', D) of one utterance's features (T, F)."""
         self._check_length(feats.shape[0])
-        encoder_out, _ = self.sessions["encoder"].run(
+        encoder_out, _ = self.session("encoder").run(
             None, {"feats": feats[None], "feats_lens": np.array([feats.shape[0]], np.int64)}
         )
         return encoder_out
 
     def ctc_log_probs(self, encoder_out: np.ndarray) -> np.ndarray:
         """CTC log-probabilities (T', V) of one utterance's encoder output (1, T', D)."""
-        return self.sessions["ctc"].run(None, {"hidden": encoder_out})[0][0]
+        return self.session("ctc").run(None, {"hidden": encoder_out})[0][0]
 
     def streaming_window(self, chunk_size: int) -> Tuple[int, int]:
         """(feature frames per chunk, feature frames between chunk starts)."""
@@ -141,7 +154,7 @@ class ExportedModel:
     ) -> np.ndarray:
         """Encode the next chunk (W, F) of a stream; updates ``state``; (1, t, D)."""
         self._check_length(state.offset * self.encoder_info["subsampling_rate"] + len(chunk))
-        output, state.att_cache, state.cnn_cache = self.sessions["chunk_encoder"].run(
+        output, state.att_cache, state.cnn_cache = self.session("chunk_encoder").run(
             None,
             {
                 "chunk": chunk[None],
@@ -191,7 +204,7 @@ class ExportedModel:
         if bidirectional:
             r_ys_in, r_ys_out, _ = self._teacher_forcing([t[::-1] for t in token_lists])
             inputs["r_hyps"] = r_ys_in
-        outputs = self.sessions["decoder"].run(None, inputs)
+        outputs = self.session("decoder").run(None, inputs)
         l2r = self._sequence_log_probs(outputs[0], ys_out)
         r2l = self._sequence_log_probs(outputs[1], r_ys_out) if bidirectional else 0.0 * l2r
         if reverse_weight > 0 and not bidirectional:

@@ -134,6 +134,19 @@ def test_runtime_transcribes_speech_as_the_eager_decoder(exported, speech):
         assert actual == expected, (mode, options)
 
 
+def test_runtime_loads_only_the_graphs_a_mode_uses(exported, speech):
+    model_type, _, runtime = exported
+    samples = load_audio(speech, SAMPLE_RATE)
+    fresh = ExportedModel(runtime.directory, num_threads=1)
+    assert fresh.sessions == {}
+    decode(fresh, samples, "ctc_greedy")
+    assert set(fresh.sessions) == {"encoder", "ctc"}
+    if model_type.startswith("u2pp"):
+        streaming = ExportedModel(runtime.directory, num_threads=1)
+        decode(streaming, samples, "streaming", ctc_beam_size=4, chunk_size=4)
+        assert set(streaming.sessions) == {"chunk_encoder", "ctc", "decoder"}
+
+
 # Runtime CLI per model: the installed package (only torch and ESPnet missing), and the
 # copy inside the export dir (the package itself missing too).
 RUNTIME_CLI = {
