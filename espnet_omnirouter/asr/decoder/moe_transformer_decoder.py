@@ -6,11 +6,35 @@ import torch
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_omnirouter.layers.moe.config import MoEConfig
+from espnet_omnirouter.layers.moe.config import MoEConfig, MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
 
 _DECODER_LAYER_ARGS = ("tgt", "tgt_mask", "memory", "memory_mask", "cache")
+
+
+def refuse_non_asr_options(transformer_conf: Dict[str, Any], moe_conf: Dict[str, Any]) -> None:
+    """Fail, naming the option, on ``TransformerDecoder`` options an ASR decoder cannot
+    use, and on ``moe_conf`` keys a decoder would ignore."""
+    if transformer_conf.get("input_layer", "embed") != "embed":
+        raise MoEConfigError(
+            f"decoder_conf.input_layer={transformer_conf['input_layer']!r}: an ASR decoder reads "
+            "token ids (input_layer: embed); 'linear' takes vectors"
+        )
+    if not transformer_conf.get("use_output_layer", True):
+        raise MoEConfigError(
+            "decoder_conf.use_output_layer=False: the attention loss, beam search and "
+            "rescoring score tokens through the output layer"
+        )
+    if not isinstance(transformer_conf.get("pos_enc_class", type), type):
+        raise MoEConfigError(
+            "decoder_conf.pos_enc_class: a Python class, which a YAML config cannot give"
+        )
+    if "ffn" in moe_conf:
+        raise MoEConfigError(
+            f"decoder_conf.moe_conf.ffn={moe_conf['ffn']!r}: a decoder block has one FFN, "
+            "which moe_conf.blocks selects; remove the key"
+        )
 
 
 def _pass_valid_tokens_to_moe(
@@ -40,9 +64,10 @@ class MoETransformerDecoder(TransformerDecoder):
     the FFN of each block in ``moe_conf.blocks`` becomes a ``MoEFeedForward`` of the
     same input and hidden sizes, named ``<moe_layer_prefix><block>_ffn`` (``dec0_ffn``,
     ...). A decoder layer has one FFN, so ``moe_conf.ffn`` (which Conformer FFN) does
-    not apply. With ``type: omni`` one ``Router`` (``shared_router``) serves every MoE
-    layer of this decoder. With ``type: dense`` this is exactly ``TransformerDecoder``
-    (same state dict).
+    not apply (and is refused). With ``type: omni`` one ``Router`` (``shared_router``)
+    serves every MoE layer of this decoder. ``input_layer: linear`` and
+    ``use_output_layer: false`` (not a token decoder) are refused. With ``type: dense``
+    this is exactly ``TransformerDecoder`` (same state dict).
 
     Shapes are ESPnet's: ``forward(hs_pad (B, T, D), hlens (B,), ys_in_pad (B, L),
     ys_in_lens (B,))`` returns logits (B, L, vocab_size) and (B, L); incremental
@@ -61,6 +86,7 @@ class MoETransformerDecoder(TransformerDecoder):
         moe_layer_prefix: str = "dec",
         **transformer_conf: Any,
     ):
+        refuse_non_asr_options(transformer_conf, moe_conf or {})
         super().__init__(vocab_size, encoder_output_size, **transformer_conf)
         self.moe_conf = MoEConfig.from_dict(moe_conf, where="decoder_conf.moe_conf")
         if not self.moe_conf.is_moe:

@@ -144,3 +144,39 @@ def test_espnet_beam_search_scores_equal_full_forward_log_probabilities():
             log_probs = logits[0].log_softmax(-1)
             expected = sum(log_probs[i, token] for i, token in enumerate(scored))
             torch.testing.assert_close(hyp.score, expected, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"input_layer": "linear"}, r"decoder_conf.input_layer='linear': an ASR decoder reads"),
+        ({"use_output_layer": False}, r"decoder_conf.use_output_layer=False"),
+        ({"pos_enc_class": "PositionalEncoding"}, r"decoder_conf.pos_enc_class"),
+    ],
+)
+def test_options_of_non_token_decoders_are_refused(overrides, message):
+    with pytest.raises(MoEConfigError, match=message):
+        decoder({"type": "switch", "num_experts": 2}, **overrides)
+    with pytest.raises(MoEConfigError, match=r"decoder_conf.moe_conf.ffn='second'"):
+        decoder({"type": "switch", "num_experts": 2, "ffn": "second"})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"gradient_checkpoint_layers": [1, 2]}, {"qk_norm": True}, {"normalize_before": False},
+     {"concat_after": True}, {"layer_drop_rate": 0.3}],
+)  # fmt: skip
+def test_inherited_options_train_and_decode_with_moe(overrides):
+    dec = decoder({"type": "omni", "num_experts": 2}, **overrides).train()
+    hs, hlens, ys_in, ys_lens = batch()
+    logits, _ = dec(hs, hlens, ys_in, ys_lens)
+    routed = [layer for layer in dec.moe_layers if layer.last_routing is not None]
+    aux = sum(layer.auxiliary_losses()["load_balancing_loss"] for layer in routed)
+    (logits.logsumexp(-1).sum() + aux).backward()
+    assert dec.shared_router.linear.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in dec.decoders[0].feed_forward.experts.parameters())
+    dec.eval()
+    with torch.no_grad():
+        full, _ = dec(hs[:1], hlens[:1], ys_in[:1], ys_lens[:1])
+        step, _ = dec.score(ys_in[0, :3], None, hs[0])
+    torch.testing.assert_close(step, full[0, 2].log_softmax(-1), rtol=1e-5, atol=1e-5)
