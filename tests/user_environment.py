@@ -7,7 +7,9 @@ empty dir), and commands run as a non-root user with a clean environment.
 Run as root, the commands run as the user ``omnirouter-tester`` (created if missing) in a
 private mount namespace where ``/root`` is an empty, readable directory except for bind
 mounts of the Python installation and the test environment: what the user may read and
-nothing else of root's. Run as another user, the commands run as that user.
+nothing else of root's. Run as another user, the commands run as that user. Where root
+cannot switch (no useradd, no mount namespace), they run as root, and ``non_root_reason``
+says why.
 """
 
 import os
@@ -26,7 +28,7 @@ USER = "omnirouter-tester"
 
 
 class Unavailable(RuntimeError):
-    """A non-root user environment cannot be arranged on this machine (the reason)."""
+    """No non-root user can be arranged on this machine (the reason)."""
 
 
 @dataclass
@@ -34,9 +36,10 @@ class UserEnvironment:
     """Where the user works: ``work`` (owned by the user) and the venv ``work/venv``."""
 
     work: Path
-    user: Optional[str]  # None: the current (non-root) user
+    user: Optional[str]  # None: the current user
     hidden_home: Optional[Path]  # root's home, replaced by readable bind mounts
     mounts: Sequence[Path]  # directories under it the user needs (Python, site-packages)
+    non_root_reason: Optional[str] = None  # why the commands run as root, where they do
 
     @property
     def venv(self) -> Path:
@@ -132,9 +135,11 @@ def build_wheel(destination: Path) -> Path:
 
 
 def make_user_environment() -> UserEnvironment:
-    """Build the environment (about half a minute); raises Unavailable with the reason
-    where the commands cannot run as a non-root user."""
-    user = _user_of_root()
+    """Build the environment (about half a minute)."""
+    try:
+        user, reason = _user_of_root(), None
+    except Unavailable as unavailable:
+        user, reason = None, str(unavailable)
     work = Path(tempfile.mkdtemp(prefix="omnirouter-user-"))
     work.chmod(0o755)
     wheel = build_wheel(work / "wheel")
@@ -156,6 +161,6 @@ def make_user_environment() -> UserEnvironment:
     needed = [Path(sys.base_prefix), Path(sys.prefix), REPO]
     mounts = {p for p in needed if hidden and hidden in p.parents}
     mounts = sorted(mounts, key=lambda p: len(p.parts))  # a parent before what it holds
-    environment = UserEnvironment(work, user, hidden, mounts)
+    environment = UserEnvironment(work, user, hidden, mounts, reason)
     environment.give(work)
     return environment
