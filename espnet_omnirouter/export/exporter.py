@@ -104,16 +104,37 @@ def _onnx_export(
             )
         if len(list(Path(scratch).iterdir())) == 1:
             traced.replace(path)
-            return
-        import onnx
+        else:
+            _gather_external_data(traced, path, external_data)
 
-        onnx.save_model(
-            onnx.load(str(traced)),
-            str(path),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location=external_data.name,
-        )
+
+def _gather_external_data(traced: Path, path: Path, data_file: Path) -> None:
+    """Save the graph ``traced`` (weights in one file per tensor next to it) as ``path``
+    with every weight in ``data_file``, copied file by file (the weights are never all
+    in memory) at page-aligned offsets (which ONNX Runtime can map instead of copying)."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    model = onnx.load(str(traced), load_external_data=False)
+    with data_file.open("wb") as data:
+        for tensor in model.graph.initializer:
+            if not uses_external_data(tensor):
+                continue
+            info = ExternalDataInfo(tensor)
+            data.seek(-data.tell() % 4096, 1)
+            offset = data.tell()
+            with (traced.parent / info.location).open("rb") as source:
+                source.seek(info.offset or 0)
+                if info.length is None:
+                    shutil.copyfileobj(source, data)
+                else:
+                    data.write(source.read(info.length))
+            del tensor.external_data[:]
+            where = {"location": data_file.name, "offset": offset, "length": data.tell() - offset}
+            for key, value in where.items():
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, str(value)
+    onnx.save(model, str(path))
 
 
 def _max_abs_diff(eager: Sequence[torch.Tensor], exported: Sequence[np.ndarray]) -> float:

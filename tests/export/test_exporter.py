@@ -153,3 +153,44 @@ def test_unsupported_model_is_refused_by_name(exported, tmp_path):
             export_model(speech2text, tmp_path)
     finally:
         speech2text.asr_model.ctc = ctc
+
+
+def test_weights_of_a_large_graph_are_gathered_into_one_page_aligned_file(tmp_path):
+    """A graph over 2 GB is traced with one weight file per tensor; the export keeps them
+    in one ``<graph>.onnx.data`` that ONNX Runtime reads (shown on a small graph)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from espnet_omnirouter.export.exporter import _gather_external_data
+
+    weights = {"w1": np.random.rand(64, 33), "w2": np.random.rand(33, 8)}
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("MatMul", ["h", "w2"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(w.astype(np.float32), name) for name, w in weights.items()],
+    )
+    (tmp_path / "scratch").mkdir()
+    traced = tmp_path / "scratch" / "g.onnx"
+    onnx.save(
+        helper.make_model(graph), str(traced), save_as_external_data=True,
+        all_tensors_to_one_file=False, size_threshold=0,
+    )  # fmt: skip
+    assert sorted(p.name for p in traced.parent.iterdir()) == ["g.onnx", "w1", "w2"]
+    _gather_external_data(traced, tmp_path / "g.onnx", tmp_path / "g.onnx.data")
+    offsets = [
+        int(entry.value)
+        for tensor in onnx.load(
+            str(tmp_path / "g.onnx"), load_external_data=False
+        ).graph.initializer
+        for entry in tensor.external_data
+        if entry.key == "offset"
+    ]
+    assert offsets == [0, 12288]  # 64 x 33 float32 = 8448 bytes, padded to 4096 bytes
+    x = np.random.rand(1, 64).astype(np.float32)
+    output = onnxruntime.InferenceSession(str(tmp_path / "g.onnx")).run(None, {"x": x})[0]
+    np.testing.assert_allclose(output, x @ weights["w1"] @ weights["w2"], rtol=1e-5)
