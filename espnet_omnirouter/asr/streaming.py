@@ -43,6 +43,8 @@ def refuse_unstreamable_model(model: torch.nn.Module) -> None:
     for part in ("preencoder", "postencoder"):
         if getattr(model, part, None) is not None:
             raise ValueError(f"a model with a {part} does not stream")
+    if model.ctc is None:
+        raise ValueError("model_conf.ctc_weight: 0 builds no CTC, which streaming decodes with")
 
 
 class StreamingRecognizer:

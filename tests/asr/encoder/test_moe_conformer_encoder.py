@@ -101,3 +101,98 @@ def test_config_errors_name_the_key():
         encoder({"type": "omni"}, positionwise_layer_type="conv1d")
     with pytest.raises(MoEConfigError, match=r"moe_conf.blocks=\[7\]"):
         encoder({"type": "omni", "blocks": [7]})
+
+
+def test_legacy_positions_equal_espnets_and_do_not_depend_on_earlier_inputs():
+    legacy = {"rel_pos_type": "legacy", "max_pos_emb_len": 16}
+    ours = encoder({"type": "switch", "num_experts": 2}, **legacy).eval()
+    xs, ilens = batch()  # 9 encoder frames: inside the 16-frame table
+    with torch.no_grad():
+        before, _, _ = ours(xs, ilens)
+        ours(torch.randn(1, 4 * 40, FEATS), torch.tensor([160]))  # 39 frames: past the table
+        after, _, _ = ours(xs, ilens)
+    assert torch.equal(before, after)
+    dense = encoder({"type": "dense"}, **legacy).eval()
+    torch.manual_seed(0)
+    espnet = ConformerEncoder(FEATS, **{**TINY_CONFORMER, **legacy}).eval()
+    espnet.load_state_dict(dense.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(dense(xs, ilens)[0], espnet(xs, ilens)[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"qk_norm": True}, r"encoder_conf.qk_norm=True has no effect without selfattention_"),
+        ({"zero_triu": True, "rel_pos_type": "legacy"}, r"zero_triu=True has no effect"),
+        ({"interctc_use_conditioning": True}, r"interctc_use_conditioning=True has no effect"),
+        ({"ctc_trim": True}, r"ctc_trim=True has no effect without interctc_layer_idx"),
+    ],
+)
+def test_options_espnet_would_ignore_are_refused(overrides, message):
+    with pytest.raises(MoEConfigError, match=message):
+        encoder({"type": "omni", "num_experts": 2}, **overrides)
+
+
+POSITIONS = [
+    {"rel_pos_type": "legacy"},
+    {"rel_pos_type": "latest"},
+    {"pos_enc_layer_type": "abs_pos", "selfattention_layer_type": "selfattn", "qk_norm": True},
+    {"pos_enc_layer_type": "scaled_abs_pos", "selfattention_layer_type": "selfattn"},
+]
+INTERCTC = [
+    {},
+    {"interctc_layer_idx": [1]},
+    {"interctc_layer_idx": [1, 2], "interctc_use_conditioning": True},
+]
+INITS = [None, "xavier_uniform", "kaiming_uniform"]
+INPUT_LAYERS = ["conv2d", "conv2d2", "conv2d6", "conv2d8", "linear"]
+MOE_TYPES = [
+    "switch",
+    "omni",
+    "dense",
+    "omni",
+    "switch",
+    "dense",
+    "switch",
+    "omni",
+    "switch",
+    "omni",
+]
+
+
+@pytest.mark.parametrize(
+    "input_layer, positions, moe_type, interctc, init",
+    [
+        pytest.param(layer, POSITIONS[i % 4], moe, INTERCTC[(i + i // 5) % 3], INITS[(i // 4) % 3],
+                     id=f"{layer}-{moe}-{i % 4}")
+        for i, (layer, moe) in enumerate(zip(INPUT_LAYERS * 2, MOE_TYPES))
+    ],
+)  # fmt: skip
+def test_option_space_trains_and_decodes(input_layer, positions, moe_type, interctc, init):
+    from espnet2.asr.ctc import CTC
+    from espnet2.torch_utils.initialize import initialize
+
+    moe_conf = {"type": moe_type, "num_experts": 2}
+    enc = encoder(moe_conf, input_layer=input_layer, **positions, **interctc)
+    ctc = CTC(7, 16)
+    if interctc.get("interctc_use_conditioning"):
+        enc.conditioning_layer = torch.nn.Linear(7, 16)
+    if init is not None:
+        initialize(torch.nn.ModuleList([enc, ctc]), init)
+    xs = torch.randn(2, 70, FEATS)
+    out, olens, _ = enc.train()(xs, torch.tensor([70, 52]), ctc=ctc)
+    if interctc:
+        out, intermediate = out
+        assert [block for block, _ in intermediate] == interctc["interctc_layer_idx"]
+    aux = sum(layer.weighted_auxiliary_loss(layer.auxiliary_losses()) for layer in enc.moe_layers)
+    (ctc(out, olens, torch.tensor([[2, 3], [4, 5]]), torch.tensor([2, 2])) + aux).backward()
+    assert all(torch.isfinite(p.grad).all() for p in enc.parameters() if p.grad is not None)
+    for layer in enc.moe_layers:
+        assert layer.experts.w_1.grad.abs().sum() > 0
+        assert layer.router.linear.weight.grad.abs().sum() > 0
+    enc.eval()
+    with torch.no_grad():
+        out, olens, _ = enc(xs, torch.tensor([70, 52]), ctc=ctc)
+        out = out[0] if isinstance(out, tuple) else out
+    assert ctc.argmax(out).shape == out.shape[:2]  # CTC greedy decoding

@@ -212,3 +212,71 @@ def test_layer_drop_skips_blocks_in_training_only():
     assert all(layer.last_routing is None for layer in model.moe_layers)
     model.eval()(features, torch.tensor([43]))
     assert all(layer.last_routing is not None for layer in model.moe_layers)
+
+
+# ESPnet's encoder tests go over the option space; here every input layer meets every MoE
+# type once, with causal convolution, chunking, intermediate CTC and ESPnet's init cycled.
+INPUT_LAYERS = ["conv2d", "conv2d1", "conv2d2", "conv2d6", "conv2d8", "linear"]
+MOE_TYPES = ["dense", "switch", "omni", "u2pp"]
+CHUNKING = [
+    {"use_dynamic_chunk": True},
+    {"use_dynamic_chunk": False, "static_chunk_size": 4},
+    {"use_dynamic_chunk": True, "use_dynamic_left_chunk": True, "full_context_prob": 0.0},
+]
+INTERCTC = [
+    {},
+    {"interctc_layer_idx": [2]},
+    {"interctc_layer_idx": [1, 2], "interctc_use_conditioning": True},
+]
+INITS = [None, "xavier_uniform", "kaiming_normal", "normal"]
+OPTION_SPACE = [
+    pytest.param(
+        INPUT_LAYERS[i % 6],
+        MOE_TYPES[i % 4],
+        i < 6,  # each input layer once causal, once not
+        CHUNKING[(i + 2 * (i // 6)) % 3],
+        INTERCTC[(i + i // 6) % 3],
+        INITS[(i // 3) % 4],
+        id=f"{INPUT_LAYERS[i % 6]}-{MOE_TYPES[i % 4]}-{'causal' if i < 6 else 'lookahead'}",
+    )
+    for i in range(12)
+]
+
+
+@pytest.mark.parametrize("input_layer, moe_type, causal, chunking, interctc, init", OPTION_SPACE)
+def test_option_space_trains_decodes_and_streams(
+    input_layer, moe_type, causal, chunking, interctc, init
+):
+    from espnet2.asr.ctc import CTC
+    from espnet2.torch_utils.initialize import initialize
+
+    moe_conf = None if moe_type == "dense" else {"type": moe_type, "num_experts": 2}
+    model = encoder(moe_conf, input_layer=input_layer, causal=causal, **chunking, **interctc)
+    ctc = CTC(7, 16)
+    if interctc.get("interctc_use_conditioning"):
+        model.conditioning_layer = torch.nn.Linear(7, 16)
+    if init is not None:
+        initialize(torch.nn.ModuleList([model, ctc]), init)
+    length = 13 * model.subsampling_rate + model.right_context + 1  # 14 encoder frames
+    features = torch.randn(2, length, FEATURES)
+    lengths = torch.tensor([length, length - 2 * model.subsampling_rate])
+    out, olens, _ = model.train()(features, lengths, ctc=ctc)
+    if interctc:
+        out, intermediate = out
+        assert [block for block, _ in intermediate] == interctc["interctc_layer_idx"]
+    assert out.shape == (2, 14, 16) and olens.tolist() == [14, 12]
+    aux = sum(layer.weighted_auxiliary_loss(layer.auxiliary_losses()) for layer in model.moe_layers)
+    (ctc(out, olens, torch.tensor([[2, 3], [4, 5]]), torch.tensor([2, 2])) + aux).backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(grad).all() for grad in grads)
+    for layer in model.moe_layers:
+        assert layer.experts.w_1.grad.abs().sum() > 0
+        assert layer.router.linear.weight.grad.abs().sum() > 0
+    model.eval().set_decoding_chunk(3, 1)
+    with torch.no_grad():
+        masked, _, _ = model(features[:1], lengths[:1], ctc=ctc)
+        masked = masked[0] if isinstance(masked, tuple) else masked
+        assert ctc.argmax(masked).shape == (1, 14)  # CTC greedy decoding
+        if model.streamable:
+            streamed = model.forward_chunk_by_chunk(features[:1], 3, 1, ctc=ctc)
+            torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
