@@ -121,3 +121,78 @@ def test_reverse_weight_needs_a_bidirectional_decoder():
     model = build(decoder="moe_transformer", reverse_weight=0.0)
     loss, stats, _ = model(**batch())
     assert torch.isfinite(loss) and "loss_att_l2r" in stats
+
+
+U2PP_OPTIONS = [
+    pytest.param(
+        {"input_layer": "conv2d6", "interctc_layer_idx": [1], "interctc_use_conditioning": True},
+        {"type": "u2pp", "num_experts": 2}, "xavier_uniform", id="conv2d6-selfconditioned-u2pp",
+    ),
+    pytest.param(
+        {"input_layer": "linear", "causal": False, "layer_drop_rate": 0.2},
+        {"type": "switch", "num_experts": 2}, "kaiming_normal", id="linear-lookahead-switch",
+    ),
+    pytest.param(
+        {"input_layer": "conv2d8", "use_dynamic_chunk": False, "static_chunk_size": 2,
+         "max_pos_emb_len": 8, "interctc_layer_idx": [2]},
+        {"type": "omni", "num_experts": 2}, None, id="conv2d8-static-omni-short_table",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("encoder_conf, moe_conf, init", U2PP_OPTIONS)
+def test_u2pp_options_train_decode_and_stream(tmp_path, encoder_conf, moe_conf, init):
+    """Through ESPnet's task: build (with --init), a training step, ESPnet's beam search,
+    attention rescoring and, where the encoder streams, the streaming recogniser."""
+    import numpy as np
+    import yaml
+
+    from espnet_omnirouter.asr.decoding.batch_search import (
+        encode,
+        load_speech2text,
+        rescore_with_attention,
+    )
+    from espnet_omnirouter.asr.streaming import StreamingRecognizer
+
+    args = ASRTask.get_parser().parse_args([])
+    vars(args).update(
+        token_list=list(TOKENS), token_type="char", input_size=None, frontend="default",
+        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": 8000},
+        specaug=None, normalize=None, init=init, encoder="u2pp_conformer",
+        encoder_conf={**TINY_CONFORMER, "rel_pos_type": "legacy", "cnn_module_kernel": 5,
+                      **encoder_conf, "moe_conf": moe_conf},
+        decoder="bi_transformer", decoder_conf={**TINY_DECODER, "moe_conf": moe_conf},
+        model="u2pp", model_conf={"ctc_weight": 0.3, "interctc_weight": 0.3},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = ASRTask.build_model(args)
+    loss, stats, _ = model(**batch())
+    loss.backward()
+    assert torch.isfinite(loss) and ("loss_interctc_layer1" in stats) == (
+        "interctc_layer_idx" in encoder_conf and 1 in encoder_conf["interctc_layer_idx"]
+    )
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    speech2text = load_speech2text(tmp_path / "config.yaml", tmp_path / "model.pth", beam_size=2)
+    model = speech2text.asr_model.eval()
+    samples = np.random.default_rng(0).standard_normal(6000).astype(np.float32) * 0.3
+    speech2text.maxlenratio = -4.0  # at most 4 tokens: an untrained decoder rarely ends
+    results = speech2text(samples)  # ESPnet's attention + CTC beam search
+    if "interctc_layer_idx" in encoder_conf:  # with the intermediate CTC's results
+        results, _ = results
+    assert isinstance(results[0][0], str)
+    model.encoder.set_decoding_chunk(2, 1)
+    with torch.no_grad():
+        encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
+        expected = rescore_with_attention(
+            speech2text, encoded, model.ctc.log_softmax(encoded), lengths, 4, 0.5, 0.3
+        )[0]
+    if not model.encoder.streamable:
+        with pytest.raises(ValueError, match="causal: false"):
+            StreamingRecognizer(speech2text, 2, 1)
+        return
+    recognizer = StreamingRecognizer(speech2text, 2, 1, beam_size=4, reverse_weight=0.3)
+    for start in range(0, len(samples), 1000):
+        recognizer.accept_waveform(samples[start : start + 1000])
+    assert recognizer.finalize() == expected

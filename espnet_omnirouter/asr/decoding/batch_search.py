@@ -38,7 +38,10 @@ def encode(speech2text, waves: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.
     """Encoder output (B, T, D) and lengths (B,) of a batch of waveforms."""
     lengths = torch.tensor([len(w) for w in waves])
     speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-    return speech2text.asr_model.encode(speech, lengths)
+    encoder_out, encoder_lengths = speech2text.asr_model.encode(speech, lengths)
+    if isinstance(encoder_out, tuple):  # and the intermediate CTC outputs (interctc_layer_idx)
+        encoder_out = encoder_out[0]
+    return encoder_out, encoder_lengths
 
 
 def ctc_log_probs(speech2text, waves: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
