@@ -6,13 +6,12 @@
 #
 # Usage: source tools/setup_venv_espnet202611.sh
 #
-# Python: $PYTHON_ESPNET202611, else python3.12 or a pyenv 3.12; without one, Python 3.11
-# stands in (ESPnet 202611 is pure Python: it is installed ignoring its Requires-Python,
-# then its dependencies as usual). Sourced, so it leaves the caller's shell options alone.
+# Python: $PYTHON_ESPNET202611, else python3.12, else pyenv's 3.12 (ESPnet 202611 needs
+# Python >=3.12). Sourced, so it leaves the caller's shell options alone; a caller running
+# with `set -e` stops at a failure.
 _omnirouter_venv="$(
     set -euo pipefail
     repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    requirements="${repo_root}/tools/requirements-espnet202611.txt"
     python="${PYTHON_ESPNET202611:-}"
     if [ -z "${python}" ]; then
         for candidate in python3.12 "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12; do
@@ -22,15 +21,13 @@ _omnirouter_venv="$(
             fi
         done
     fi
-    standin=()
-    if [ -z "${python}" ]; then
-        python=python3.11
-        standin=("$(grep -E '^espnet==' "${requirements}")")
-        echo "[setup] no Python 3.12: ESPnet 202611 on ${python} (installed ignoring its" \
-            "Requires-Python)" >&2
+    if [ -z "${python}" ] || ! "${python}" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+        echo "setup_venv_espnet202611.sh: ESPnet 202611 needs Python >=3.12: none found" \
+            "(python3.12 on PATH, pyenv's 3.12, or set PYTHON_ESPNET202611=/path/to/python3.12)" >&2
+        exit 1
     fi
-    venv="$(bash "${repo_root}/tools/build_venv.sh" "${python}" "${requirements}" \
-        venv-espnet202611 "${standin[@]}")"
+    venv="$(bash "${repo_root}/tools/build_venv.sh" "${python}" \
+        "${repo_root}/tools/requirements-espnet202611.txt" venv-espnet202611)"
     # The wheel a user would install, with every extra, resolved without an index: it must
     # fit the installed torch, torchaudio and ESPnet rather than replace them.
     dist="$(mktemp -d)"
@@ -42,10 +39,14 @@ _omnirouter_venv="$(
     "${venv}/bin/python" -m pip install --quiet --no-index "${wheel}[all]" >&2
     "${venv}/bin/python" -m pip check >&2
     echo "${venv}"
-)" || {
+)"
+# Tested here, not with `|| ...` after the substitution: that would turn off `set -e` in it.
+# shellcheck disable=SC2181
+if [ $? -ne 0 ]; then
     echo "setup_venv_espnet202611.sh: setting up the ESPnet 202611 environment failed" >&2
+    unset _omnirouter_venv
     return 1 2>/dev/null || exit 1
-}
+fi
 # shellcheck disable=SC1091
 source "${_omnirouter_venv}/bin/activate"
 unset _omnirouter_venv
