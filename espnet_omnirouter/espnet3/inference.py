@@ -64,6 +64,12 @@ class DecodingBackend:
         chunk_size: int = 0,
         num_left_chunks: int = -1,
     ) -> None:
+        if mode == "ctc_lexicon_lm":
+            raise ValueError(
+                "inference model.mode: ctc_lexicon_lm needs a word LM and weights tuned on "
+                "held-out data: decode with python -m espnet_omnirouter.bin.decode --lm_dir "
+                f"--tune_set; choose from {BACKEND_MODES}"
+            )
         if mode not in BACKEND_MODES:
             raise ValueError(f"inference model.mode: {mode!r}; choose from {BACKEND_MODES}")
         if str(device) != "cpu":
