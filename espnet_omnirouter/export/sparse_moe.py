@@ -10,7 +10,7 @@ exported graph of a MoE layer is instead, per forward of T frames and top-k rout
                   collects the frames in expert order and one Split (group sizes computed
                   in the graph) cuts them into the E groups;
     experts       traced: each expert's FFN on its own group only (MatMuls on the expert's
-                  own weights, which ONNX Runtime prepacks once);
+                  own weight initializers, which ONNX Runtime prepacks once);
     combine       traced: Concat, one Gather back to assignment order, gates, sum over k.
 
 About 25 operators per layer plus the experts' own, whatever E and T (a per-expert
@@ -26,6 +26,8 @@ from typing import Iterator
 import torch
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+
+EXPERT_WEIGHTS = ("w_1", "b_1", "w_2", "b_2")
 
 
 def _constant(g, values) -> torch.Value:
@@ -124,11 +126,10 @@ def sparse_moe_forward(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
     *groups, position = ExpertGroups.apply(
         tokens, decision.expert_index, layer.num_experts, layer.top_k
     )
-    outputs = [
-        experts.activation(group @ experts.w_1[expert] + experts.b_1[expert]) @ experts.w_2[expert]
-        + experts.b_2[expert]
-        for expert, group in enumerate(groups)
-    ]
+    outputs = []
+    for expert, group in enumerate(groups):
+        w_1, b_1, w_2, b_2 = (getattr(experts, f"{name}_{expert}") for name in EXPERT_WEIGHTS)
+        outputs.append(experts.activation(group @ w_1 + b_1) @ w_2 + b_2)
     by_assignment = torch.cat(outputs)[position]  # (T * k, D), token-major
     if layer.top_k == 1:
         return (by_assignment * gate).view_as(xs)
@@ -140,15 +141,27 @@ def sparse_moe_forward(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
 def sparse_moe_for_export(model: torch.nn.Module) -> Iterator[int]:
     """Within the block, every ``MoEFeedForward`` of ``model`` runs ``sparse_moe_forward``.
 
-    Only the instances' ``forward`` attribute changes (no module, parameter or buffer is
-    added, removed or renamed: the state dict keys stay the same); it is restored on
-    exit. Yields the number of MoE layers rewritten.
+    Each layer's experts also get their weights as one parameter per expert
+    (``experts.w_1_<e>``, ... : views of the stacked ``w_1`` ..., no copies), which the
+    graph uses directly: ONNX Runtime prepacks each as a MatMul weight, and the export
+    holds no second copy of the experts (constant-folding a slice of the stacked weight
+    would make one; 3 GB for a 1B-parameter MoE). Everything is restored on exit: the
+    state dict keys outside the block stay the same. Yields the number of MoE layers.
     """
     layers = [module for module in model.modules() if isinstance(module, MoEFeedForward)]
     for layer in layers:
         layer.forward = sparse_moe_forward.__get__(layer)
+        experts = layer.experts
+        for name in EXPERT_WEIGHTS:
+            stacked = getattr(experts, name).detach()
+            for expert in range(experts.num_experts):
+                view = torch.nn.Parameter(stacked[expert], requires_grad=False)
+                experts.register_parameter(f"{name}_{expert}", view)
     try:
         yield len(layers)
     finally:
         for layer in layers:
             del layer.forward
+            for name in EXPERT_WEIGHTS:
+                for expert in range(layer.experts.num_experts):
+                    delattr(layer.experts, f"{name}_{expert}")

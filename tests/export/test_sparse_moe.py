@@ -43,12 +43,15 @@ def test_sparse_path_equals_eager_dispatch_with_padding(top_k, capacity_factor, 
             assert not torch.allclose(eager, uncapped(xs), atol=1e-3)
 
 
-def test_rewrite_keeps_state_dict_and_is_undone():
+def test_rewrite_adds_per_expert_views_and_is_undone():
     layer = moe_layer(2, None, "topk_softmax")
     keys = list(layer.state_dict())
     with sparse_moe_for_export(layer):
-        assert list(layer.state_dict()) == keys
         assert "forward" in vars(layer)
+        experts = layer.experts
+        assert experts.w_1_3.data_ptr() == experts.w_1[3].data_ptr()  # a view, not a copy
+        assert torch.equal(experts.b_2_0, experts.b_2[0])
+        assert len(layer.state_dict()) == len(keys) + 4 * 4
     assert "forward" not in vars(layer) and list(layer.state_dict()) == keys
 
 
