@@ -11,6 +11,12 @@ counts). One table per decoding mode; the first mode's table also gets the boots
 comparisons between models. Optional --header and --footer files are copied above and
 below the tables. Also writes each model's own <exp_dir>/asr_<model>/RESULTS.md (the
 header and its rows), which bin/pack_model packs with the model.
+
+With --espnet3, the experiments of an ESPnet3 recipe (egs3/espeak_en/asr1): model dirs
+<exp_dir>/training_<model> (its training config conf/training_<model>.yaml), hypotheses
+<model dir>/inference_<mode>/<set>/text.scp and the real-time factor from the
+decode_seconds.scp and audio_seconds.scp beside it (espnet_omnirouter.espnet3's decoding
+backend).
 """
 
 import argparse
@@ -26,6 +32,7 @@ from espnet_omnirouter.scoring.results_table import (
     MODEL_PAIRS,
     ModelResult,
     comparison_lines,
+    load_espnet3_result,
     load_result,
     wer_table,
 )
@@ -87,13 +94,22 @@ def main() -> None:
     parser.add_argument("--bootstrap_samples", type=int, default=1000)
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
+    parser.add_argument("--espnet3", action="store_true", help="an ESPnet3 recipe's exp dir")
     args = parser.parse_args()
     setup_cli_logging()
+    model_dir = {
+        model: args.exp_dir / (f"training_{model}" if args.espnet3 else f"asr_{model}")
+        for model in args.models
+    }
     # Per mode, the models decoded that way (CTC models and U2++ models have their own modes).
     results_by_mode = {}
     for mode in args.decode_modes:
         results = [
-            load_result(args.exp_dir / f"asr_{model}", args.data_dir, args.test_sets, mode, model)
+            load_espnet3_result(
+                model_dir[model], args.data_dir, args.test_sets, f"inference_{mode}", model
+            )
+            if args.espnet3
+            else load_result(model_dir[model], args.data_dir, args.test_sets, mode, model)
             for model in args.models
         ]
         if any(results):
@@ -125,7 +141,7 @@ def main() -> None:
         }
         own_body = tables(own, args.test_sets, bootstrap_samples=0) + footer
         text = "\n\n".join([*header, "\n".join(own_body)]) + "\n"
-        write_text_atomically(args.exp_dir / f"asr_{model}" / "RESULTS.md", text)
+        write_text_atomically(model_dir[model] / "RESULTS.md", text)
 
 
 def lm_tuning_lines(exp_dir: Path, models: List[str]) -> List[str]:

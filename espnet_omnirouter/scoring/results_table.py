@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import yaml
 
 from espnet_omnirouter.scoring.bootstrap import average_wer, relative_change_interval
 from espnet_omnirouter.scoring.wer import UtteranceErrors, normalize_text, read_kaldi_text, score
@@ -39,9 +41,6 @@ def load_result(
     """Scores of the model of ``model_dir`` decoded in ``mode``: references
     ``<data_dir>/<set>/text``, hypotheses ``<model_dir>/<decode_dir>/<mode>/<set>/text``
     (and ``rtf``), parameters from ``<model_dir>/config.yaml``. None if a set is missing."""
-    from espnet_omnirouter.utils.model_config import build_model_from_config
-    from espnet_omnirouter.utils.parameters import count_parameters, format_count
-
     per_set, rtfs = {}, []
     for test_set in test_sets:
         hypotheses = Path(model_dir) / decode_dir / mode / test_set / "text"
@@ -52,14 +51,59 @@ def load_result(
         rtf_file = hypotheses.with_name("rtf")
         if rtf_file.is_file():
             rtfs.append(float(rtf_file.read_text()))
-    count = count_parameters(build_model_from_config(Path(model_dir) / "config.yaml", 0, None))
     return ModelResult(
-        name=name,
-        total_params=format_count(count.total),
-        active_params=format_count(count.active),
-        per_set=per_set,
-        rtf=sum(rtfs) / len(rtfs) if rtfs else None,
+        name, *parameter_counts(model_dir), per_set, sum(rtfs) / len(rtfs) if rtfs else None
     )
+
+
+def load_espnet3_result(
+    model_dir: Path,
+    data_dir: Path,
+    test_sets: Sequence[str],
+    inference_dir: str,
+    name: str,
+    normalize: Callable[[str], str] = normalize_text,
+) -> Optional[ModelResult]:
+    """Scores of an ESPnet3 experiment (``model_dir``: its ``exp_dir``) decoded by
+    ``espnet_omnirouter.espnet3.inference.DecodingBackend``: references
+    ``<data_dir>/<set>/text``, hypotheses ``<model_dir>/<inference_dir>/<set>/text.scp``,
+    real-time factor from its ``decode_seconds.scp`` and ``audio_seconds.scp`` (averaged
+    over the sets, as ``load_result``). None if a set is missing."""
+    per_set, rtfs = {}, []
+    for test_set in test_sets:
+        outputs = Path(model_dir) / inference_dir / test_set
+        if not (outputs / "text.scp").is_file():
+            return None
+        references = read_kaldi_text(Path(data_dir) / test_set / "text")
+        per_set[test_set] = score(references, read_kaldi_text(outputs / "text.scp"), normalize)
+        seconds = [
+            sum(float(value) for value in read_kaldi_text(outputs / f"{kind}.scp").values())
+            for kind in ("decode_seconds", "audio_seconds")
+        ]
+        rtfs.append(seconds[0] / seconds[1])
+    return ModelResult(name, *parameter_counts(model_dir), per_set, sum(rtfs) / len(rtfs))
+
+
+def parameter_counts(model_dir: Path) -> Tuple[str, str]:
+    """Total and active (per frame) parameters of the model of ``<model_dir>/config.yaml``,
+    formatted; its token list counted from the file where the config names one (ESPnet3
+    experiments), where ESPnet2 writes the list itself."""
+    from espnet_omnirouter.utils.model_config import build_model_from_config
+    from espnet_omnirouter.utils.parameters import count_parameters, format_count
+
+    config = Path(model_dir) / "config.yaml"
+    token_list = (yaml.safe_load(config.read_text()) or {}).get("token_list")
+    vocab_size = 0
+    if isinstance(token_list, str):
+        tokens = Path(token_list)
+        if not tokens.is_absolute():  # relative to the recipe dir (ESPnet3's recipe_dir)
+            bases = [base for base in config.resolve().parents if (base / tokens).is_file()]
+            if not bases:
+                raise FileNotFoundError(f"{config}: token_list: {tokens} not found above it")
+            tokens = bases[0] / tokens
+        vocab_size = len(tokens.read_text().splitlines())
+    count = count_parameters(build_model_from_config(config, vocab_size, None))
+    return format_count(count.total), format_count(count.active)
 
 
 def wer_table(
