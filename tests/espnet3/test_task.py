@@ -72,3 +72,19 @@ def test_espnet3_s_own_task_is_left_as_it_is():
     """The plugin registers into ESPnet2's task only: ESPnet3's copy keeps its choices."""
     with pytest.raises(ValueError, match="--encoder must be one of"):
         get_espnet_model("espnet3.systems.esp2_asr.task.ASRTask", model_block("omni"))
+
+
+def test_importing_the_plugin_imports_no_espnet3():
+    """``import espnet_omnirouter`` registers into ESPnet2 and leaves ESPnet3 alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, espnet_omnirouter\n"
+        "from espnet2.tasks.asr import encoder_choices\n"
+        "assert 'moe_conformer' in encoder_choices.classes\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'espnet3'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
