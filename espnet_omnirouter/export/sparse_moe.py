@@ -5,16 +5,17 @@ The training dispatch (``layers.moe.dispatch``) hands expert group sizes to the 
 exported graph of a MoE layer is instead, per forward of T frames and top-k routing:
 
     router        traced ``Router.forward``: MatMul, TopK, Softmax (float32 logits);
-    sort + split  ``ExpertGroups`` (ONNX written by hand): one TopK sorts the k * T
+    sort          ``SortByExpert`` (ONNX written by hand): one TopK sorts the k * T
                   assignments by expert, a second inverts that permutation, one Gather
-                  collects the frames in expert order and one Split (group sizes computed
-                  in the graph) cuts them into the E groups;
-    experts       traced: each expert's FFN on its own group only (MatMuls on the expert's
-                  own weight initializers, which ONNX Runtime prepacks once);
+                  collects the frames in expert order, a OneHot and a ReduceSum count them;
+    experts       ``SplitByCounts`` (one Split, sizes a graph value) cuts them into the E
+                  groups; each group's first MatMul on its expert's own weights (which
+                  ONNX Runtime prepacks once), one activation over all groups, a second
+                  Split and each group's second MatMul;
     combine       traced: Concat, one Gather back to assignment order, gates, sum over k.
 
-About 25 operators per layer plus the experts' own, whatever E and T (a per-expert
-NonZero, gather and scatter-add into a full-size buffer took ~24 operators per expert),
+About 20 operators per layer plus two MatMuls per expert, whatever T (a per-expert NonZero,
+gather and scatter-add into a full-size buffer took ~24 operators per expert),
 and every frame is computed by its top-k experts only. Assignments whose output eager
 dispatch drops (padding frames, or over a ``capacity_factor``) are computed by their
 expert and weighted by a zero gate, as a dense FFN computes padding frames.
@@ -34,14 +35,14 @@ def _constant(g, values) -> torch.Value:
     return g.op("Constant", value_t=torch.tensor(values, dtype=torch.int64))
 
 
-class ExpertGroups(torch.autograd.Function):
-    """Frames of each expert's assignments, as E groups in expert order.
+class SortByExpert(torch.autograd.Function):
+    """The frames of all assignments sorted by expert, with the group sizes.
 
-    ``apply(tokens (T, D), expert_index (T, k), num_experts, k)`` returns the E groups
-    (n_e, D) (``sum(n_e) == T * k``) followed by ``position`` (T * k,): where each
-    assignment (token-major: ``token * k + choice``) lies in the concatenated groups.
-    ``forward`` computes it in PyTorch for tracing; ``symbolic`` writes the ONNX graph
-    (no data-dependent shape is frozen: group sizes stay graph values).
+    ``apply(tokens (T, D), expert_index (T, k), num_experts, k)`` returns the frames in
+    expert order (T * k, D), the number of assignments of each expert (E,) and
+    ``position`` (T * k,): where each assignment (token-major: ``token * k + choice``)
+    lies in that order. ``forward`` computes it in PyTorch for tracing; ``symbolic``
+    writes the ONNX graph (no data-dependent shape is frozen: sizes stay graph values).
     """
 
     @staticmethod
@@ -51,8 +52,7 @@ class ExpertGroups(torch.autograd.Function):
         flat_expert = expert_index.reshape(-1)
         order = torch.argsort(flat_expert, stable=True)
         counts = torch.bincount(flat_expert, minlength=num_experts)
-        groups = tokens[order // top_k].split(counts.tolist())
-        return (*groups, torch.argsort(order))
+        return tokens[order // top_k], counts, torch.argsort(order)
 
     @staticmethod
     def symbolic(g, tokens, expert_index, num_experts: int, top_k: int):
@@ -62,20 +62,24 @@ class ExpertGroups(torch.autograd.Function):
         # The inverse permutation: sorting the order gives each assignment's position.
         _, position = g.op("TopK", order, count, axis_i=0, largest_i=0, sorted_i=1, outputs=2)
         token = order if top_k == 1 else g.op("Div", order, _constant(g, top_k))
-        sorted_tokens = g.op("Gather", tokens, token, axis_i=0)
         one_hot = g.op(
-            "Equal",
-            g.op("Unsqueeze", flat_expert, _constant(g, [1])),
-            _constant(g, list(range(num_experts))),
+            "OneHot", flat_expert, _constant(g, num_experts), _constant(g, [0, 1]), axis_i=-1
         )
-        counts = g.op(
-            "ReduceSum",
-            g.op("Cast", one_hot, to_i=torch.onnx.TensorProtoDataType.INT64),
-            _constant(g, [0]),
-            keepdims_i=0,
-        )
-        groups = g.op("Split", sorted_tokens, counts, axis_i=0, outputs=num_experts)
-        return (*groups, position)
+        counts = g.op("ReduceSum", one_hot, _constant(g, [0]), keepdims_i=0)
+        return g.op("Gather", tokens, token, axis_i=0), counts, position
+
+
+class SplitByCounts(torch.autograd.Function):
+    """``apply(rows (N, X), counts (E,), E)``: the E consecutive groups of ``counts[e]``
+    rows, as one ONNX Split whose sizes are a graph value."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor, counts: torch.Tensor, num_groups: int):
+        return tuple(rows.split(counts.tolist()))
+
+    @staticmethod
+    def symbolic(g, rows, counts, num_groups: int):
+        return g.op("Split", rows, counts, axis_i=0, outputs=num_groups)
 
 
 def within_capacity(
@@ -123,13 +127,20 @@ def sparse_moe_forward(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
         gate = gate * within_capacity(
             decision.expert_index, valid, layer.capacity_factor, layer.num_experts
         )
-    *groups, position = ExpertGroups.apply(
+    sorted_tokens, counts, position = SortByExpert.apply(
         tokens, decision.expert_index, layer.num_experts, layer.top_k
     )
-    outputs = []
-    for expert, group in enumerate(groups):
-        w_1, b_1, w_2, b_2 = (getattr(experts, f"{name}_{expert}") for name in EXPERT_WEIGHTS)
-        outputs.append(experts.activation(group @ w_1 + b_1) @ w_2 + b_2)
+    weights = [
+        [getattr(experts, f"{name}_{expert}") for name in EXPERT_WEIGHTS]
+        for expert in range(layer.num_experts)
+    ]
+    groups = SplitByCounts.apply(sorted_tokens, counts, layer.num_experts)
+    # One activation over all groups (the same function for every expert).
+    hidden = experts.activation(
+        torch.cat([group @ w_1 + b_1 for group, (w_1, b_1, _, _) in zip(groups, weights)])
+    )
+    groups = SplitByCounts.apply(hidden, counts, layer.num_experts)
+    outputs = [group @ w_2 + b_2 for group, (_, _, w_2, b_2) in zip(groups, weights)]
     by_assignment = torch.cat(outputs)[position]  # (T * k, D), token-major
     if layer.top_k == 1:
         return (by_assignment * gate).view_as(xs)
