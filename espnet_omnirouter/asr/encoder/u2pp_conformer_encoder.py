@@ -123,9 +123,7 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         self.positions = next(
             m for m in self.embed.modules() if isinstance(m, StatelessRelPositionalEncoding)
         )
-        geometry = subsampling_geometry(self.embed)
-        self.subsampling_rate, self.right_context = geometry.rate, geometry.right_context
-        self.subsampling = geometry
+        self.subsampling = subsampling_geometry(self.embed)
         self.causal = causal
         self.layer_drop_rate = layer_drop_rate
         self.use_dynamic_chunk = use_dynamic_chunk
@@ -152,6 +150,16 @@ class U2ppConformerEncoder(MoEConformerEncoder):
                 chunk_attention.use_sdpa = attention.use_sdpa
             blocks.append(ChunkConformerLayer.from_layer(block, chunk_attention, conv))
         self.encoders = torch.nn.ModuleList(blocks)
+
+    @property
+    def subsampling_rate(self) -> int:
+        """Input frames per encoder frame."""
+        return self.subsampling.rate
+
+    @property
+    def right_context(self) -> int:
+        """Input frames after an encoder frame's first one that it reads."""
+        return self.subsampling.right_context
 
     @property
     def streamable(self) -> bool:
@@ -233,14 +241,17 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         ).unsqueeze(0)
         for layer in self.moe_layers:
             layer.valid_frames = pad_masks[:, 0, :]
-        dropped = torch.empty(len(self.encoders)).uniform_() < self.layer_drop_rate
+        dropped = [False] * len(self.encoders)
+        if self.training and self.layer_drop_rate > 0:  # ESPnet's MultiSequential layer drop
+            dropped = (torch.rand(len(self.encoders)) < self.layer_drop_rate).tolist()
         intermediate_outs: IntermediateOutputs = []
         all_hs = []
         for index, block in enumerate(self.encoders):
-            if self.training and dropped[index]:
+            if dropped[index]:
                 continue
             x, _, _ = block(x, pos_emb, attention_masks, pad_mask=pad_masks)
-            all_hs.append(x)
+            if return_all_hs:
+                all_hs.append(x)
             x = self._intermediate_ctc(index, x, ctc, intermediate_outs)
         if self.normalize_before:
             x = self.after_norm(x)
