@@ -280,3 +280,26 @@ def test_option_space_trains_decodes_and_streams(
         if model.streamable:
             streamed = model.forward_chunk_by_chunk(features[:1], 3, 1, ctc=ctc)
             torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"normalize_before": False},
+        {"concat_after": True},
+        {"macaron_style": False},
+        {"use_cnn_module": False},
+        {"stochastic_depth_rate": [0.0, 0.5, 0.0], "activation_type": "relu"},
+    ],
+)
+def test_block_options_train_and_stream(overrides):
+    ffn = "second" if overrides.get("macaron_style") is False else "both"
+    model = encoder({"type": "switch", "num_experts": 2, "ffn": ffn}, **overrides)
+    features = torch.randn(2, 43, FEATURES)
+    out, _, _ = model.train()(features, torch.tensor([43, 30]))
+    out.sum().backward()
+    model.eval().set_decoding_chunk(2, 1)
+    with torch.no_grad():
+        masked, _, _ = model(features[:1], torch.tensor([43]))
+        streamed = model.forward_chunk_by_chunk(features[:1], 2, 1)
+    torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
