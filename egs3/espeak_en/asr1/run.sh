@@ -8,14 +8,15 @@
 #
 # Per model, one `python run.py --stages <stage> ...` per stage (its wall time goes to
 # exp/stage_times.tsv): create_dataset, train_tokenizer and collect_stats once (shared by the
-# models: data/, data/unigram_50, exp/stats), then train, infer, measure and pack_model with
-# conf/training_<model>.yaml and conf/inference_<mode>.yaml (ctc_greedy; attention_rescoring
-# for U2++). Then python -m espnet_omnirouter.bin.make_results --espnet3 writes RESULTS.md.
+# models: data/, data/unigram_50, exp/stats), then train (every model), infer, measure and
+# pack_model with conf/training_<model>.yaml and conf/inference_<mode>.yaml (ctc_greedy;
+# attention_rescoring for U2++). Then python -m espnet_omnirouter.bin.make_results --espnet3
+# writes RESULTS.md.
 # The environment needs ESPnet 202609 or later with its train extra and espnet_omnirouter
 # (tools/setup_venv_espnet202611.sh makes one).
 set -euo pipefail
 cd "$(dirname "$0")"
-invocation="./run.sh $*"
+invocation="${ESPEAK_EN_DATA:+ESPEAK_EN_DATA=${ESPEAK_EN_DATA} }./run.sh $*"
 models="dense switch omni"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,16 +40,17 @@ first_model="${models%% *}"
 for stage in create_dataset train_tokenizer collect_stats; do
     run_stage "${stage}" "${stage}" "${first_model}"
 done
+mode_of() { [[ "$1" == u2pp_* ]] && echo attention_rescoring || echo ctc_greedy; }
+for stage in train infer measure pack_model; do  # every model trained before any is decoded
+    for model in ${models}; do
+        run_stage "${stage}" "${stage}_${model}" "${model}" \
+            --inference_config "conf/inference_$(mode_of "${model}").yaml" \
+            --metrics_config conf/metrics.yaml --publication_config conf/publication.yaml
+    done
+done
 modes=()
 for model in ${models}; do
-    mode=ctc_greedy
-    [[ "${model}" == u2pp_* ]] && mode=attention_rescoring
-    [[ " ${modes[*]} " == *" ${mode} "* ]] || modes+=("${mode}")
-    configs=(--inference_config "conf/inference_${mode}.yaml" --metrics_config conf/metrics.yaml
-        --publication_config conf/publication.yaml)
-    for stage in train infer measure pack_model; do
-        run_stage "${stage}" "${stage}_${model}" "${model}" "${configs[@]}"
-    done
+    [[ " ${modes[*]} " == *" $(mode_of "${model}") "* ]] || modes+=("$(mode_of "${model}")")
 done
 
 # shellcheck disable=SC2086
