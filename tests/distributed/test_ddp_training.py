@@ -40,8 +40,10 @@ MAIN_LOSSES = ["loss_ctc", "loss_att"]
 # (lr 0.5, gradients clipped at 5), against epoch-2 updates up to 0.7.
 EXACT_LOSS_RTOL, EXACT_WEIGHT_ATOL = 1e-5, 1e-5
 # With aux losses on (measured): per-rank load-balancing loss up to 1.0% off the global
-# batch's, losses 5e-5 relative, weights 2e-4 after 4 steps.
-AUX_LB_RTOL, AUX_LOSS_RTOL, AUX_WEIGHT_ATOL = 5e-2, 5e-4, 2e-3
+# batch's, losses 5e-5 relative, weights 2.6e-3 after 4 steps (the aux losses are added at
+# the task loss's per-token scale: times the mean target length), 0.4% of the largest
+# epoch-2 update.
+AUX_LB_RTOL, AUX_LOSS_RTOL, AUX_WEIGHT_ATOL = 5e-2, 5e-4, 1e-2
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,9 @@ def assert_same_weights(single: Path, ddp: Path, atol: float) -> None:
     expected, actual = weights(single, EPOCHS), weights(ddp, EPOCHS)
     assert actual.keys() == expected.keys()
     for key, value in expected.items():
-        torch.testing.assert_close(actual[key], value, rtol=0, atol=atol, msg=key)
+        torch.testing.assert_close(
+            actual[key], value, rtol=0, atol=atol, msg=lambda message, key=key: f"{key}: {message}"
+        )
 
 
 def largest_update(exp: Path) -> float:
@@ -109,3 +113,4 @@ def test_aux_losses_are_per_rank_and_close(runs):
             step_scalars(ddp, tag), step_scalars(single, tag), rtol=AUX_LOSS_RTOL
         )
     assert_same_weights(single, ddp, AUX_WEIGHT_ATOL)
+    assert largest_update(single) > 50 * AUX_WEIGHT_ATOL  # the tolerance can tell

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Tuple
 
 import numpy as np
 import pytest
@@ -33,6 +34,9 @@ from espnet_omnirouter.utils.audio import load_audio
 SAMPLE_RATE = 8000
 # Features: float64 numpy FFT vs torch's float32 STFT, after normalisation by std ~3.
 FEATURE_ATOL = 2e-3
+# CTC log-probabilities of the runtime (numpy features within FEATURE_ATOL, then the
+# exported graphs) against the eager model's.
+LOG_PROB_ATOL = 2e-2
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,23 @@ def test_ctc_searches_equal_the_eager_ones():
         np.testing.assert_allclose([s for _, s in actual], [s for _, s in expected], rtol=1e-9)
 
 
+def eager_encoding(
+    speech2text, samples: np.ndarray, chunk_size: int = 0, num_left_chunks: int = -1
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The eager encoder output (1, T, D), CTC log-probabilities (1, T, V) and lengths (1,),
+    full context or chunk-masked."""
+    model = speech2text.asr_model
+    if chunk_size:
+        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
+    try:
+        with torch.no_grad():
+            encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
+            return encoded, model.ctc.log_softmax(encoded), lengths
+    finally:
+        if chunk_size:
+            model.encoder.set_decoding_chunk(0)
+
+
 def eager_text(
     speech2text, samples: np.ndarray, mode: str, chunk_size: int = 0, num_left_chunks: int = -1
 ) -> str:
@@ -94,22 +115,33 @@ def eager_text(
         for start in range(0, len(samples), step):
             recognizer.accept_waveform(samples[start : start + step])
         return recognizer.finalize()
+    encoded, log_probs, lengths = eager_encoding(speech2text, samples, chunk_size, num_left_chunks)
+    if mode == "ctc_greedy":
+        return ctc_greedy(speech2text, log_probs, lengths)[0]
+    if mode == "ctc_prefix_beam_search":
+        return ctc_prefix_beam(speech2text, log_probs, lengths, 4)[0]
+    with torch.no_grad():
+        return rescore_with_attention(
+            speech2text, encoded, log_probs, lengths, 4, 0.5, model.reverse_weight
+        )[0]
+
+
+def assert_beam_difference_is_rounding(
+    speech2text, runtime, samples: np.ndarray, actual: str, chunk_size: int = 0, **chunking
+) -> None:
+    """The runtime's prefix-beam text is the eager search's over the exported graphs'
+    log-probabilities, and those equal the eager model's within ``LOG_PROB_ATOL``: a text
+    that differs comes from a near-tie of an untrained model, not from the runtime."""
+    _, eager_log_probs, lengths = eager_encoding(speech2text, samples, chunk_size, **chunking)
+    feats = runtime.features(samples)
     if chunk_size:
-        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
-    try:
-        with torch.no_grad():
-            encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
-            log_probs = model.ctc.log_softmax(encoded)
-            if mode == "ctc_greedy":
-                return ctc_greedy(speech2text, log_probs, lengths)[0]
-            if mode == "ctc_prefix_beam_search":
-                return ctc_prefix_beam(speech2text, log_probs, lengths, 4)[0]
-            return rescore_with_attention(
-                speech2text, encoded, log_probs, lengths, 4, 0.5, model.reverse_weight
-            )[0]
-    finally:
-        if chunk_size:
-            model.encoder.set_decoding_chunk(0)
+        encoded = runtime.encode_chunk_by_chunk(feats, chunk_size, **chunking)
+    else:
+        encoded = runtime.encode(feats)
+    log_probs = runtime.ctc_log_probs(encoded)
+    np.testing.assert_allclose(log_probs, eager_log_probs[0].numpy(), atol=LOG_PROB_ATOL)
+    graph_log_probs = torch.from_numpy(log_probs)[None]
+    assert actual == ctc_prefix_beam(speech2text, graph_log_probs, lengths, 4)[0]
 
 
 def runtime_cases(model_type: str):
@@ -131,7 +163,10 @@ def test_runtime_transcribes_speech_as_the_eager_decoder(exported, speech):
         expected = eager_text(speech2text, samples, mode, **options)
         assert expected, f"{mode}: the eager decoder gives no text to compare with"
         actual = decode(runtime, samples, mode, ctc_beam_size=4, **options)
-        assert actual == expected, (mode, options)
+        if actual != expected and mode == "ctc_prefix_beam_search":
+            assert_beam_difference_is_rounding(speech2text, runtime, samples, actual, **options)
+        else:
+            assert actual == expected, (mode, options)
 
 
 def test_runtime_loads_only_the_graphs_a_mode_uses(exported, speech):

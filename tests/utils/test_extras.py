@@ -77,6 +77,8 @@ def test_lexicon_decoding_without_flashlight_text_names_the_lm_extra(monkeypatch
 
     for name in (LEXICON_FILE, LM_FILE):
         (tmp_path / name).write_text("")
-    monkeypatch.setitem(sys.modules, "flashlight", None)
+    # Every level: an earlier test of the process may have imported flashlight.lib.text.
+    for module in ("flashlight", "flashlight.lib", "flashlight.lib.text"):
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingExtraError, match=r"espnet_omnirouter\[lm\]"):
         CTCLexiconDecoder(["<blank>", "a"], tmp_path)
