@@ -15,6 +15,7 @@ from onnx_models import MODEL_TYPES, load, make_model_dir
 
 from espnet_omnirouter.asr.decoding.attention_rescoring import _teacher_forcing_batch
 from espnet_omnirouter.export.exporter import ExportError, export_model
+from espnet_omnirouter.export.onnx_modules import extend_positions
 
 ATOL = 1e-4
 
@@ -64,6 +65,8 @@ def test_full_context_encoder_and_ctc_equal_eager(exported, lengths):
     log_probs = session(directory, "ctc").run(None, {"hidden": encoder_out})[0]
     with torch.no_grad():
         expected, expected_lens, _ = model.encoder(feats, feats_lens)
+        if isinstance(expected, tuple):  # and the intermediate CTC outputs
+            expected = expected[0]
         expected_log_probs = model.ctc.log_softmax(expected)
     assert encoder_lens.tolist() == expected_lens.tolist()
     for row, length in enumerate(expected_lens.tolist()):
@@ -194,3 +197,35 @@ def test_weights_of_a_large_graph_are_gathered_into_one_page_aligned_file(tmp_pa
     x = np.random.rand(1, 64).astype(np.float32)
     output = onnxruntime.InferenceSession(str(tmp_path / "g.onnx")).run(None, {"x": x})[0]
     np.testing.assert_allclose(output, x @ weights["w1"] @ weights["w2"], rtol=1e-5)
+
+
+def test_extending_the_positions_for_max_frames_changes_no_output(exported):
+    """The export precomputes positional tables for --max_frames; past ESPnet's 5000-frame
+    legacy table that used to re-index every frame's embedding (of the eager model too)."""
+    encoder = exported[1].asr_model.encoder
+    feats = features([90])
+
+    def encoder_output() -> torch.Tensor:
+        with torch.no_grad():
+            out = encoder(feats, torch.tensor([90]))[0]
+        return out[0] if isinstance(out, tuple) else out  # without intermediate CTC outputs
+
+    before = encoder_output()
+    extend_positions(encoder, 6000)
+    torch.testing.assert_close(encoder_output(), before, rtol=0, atol=1e-6)
+
+
+def test_self_conditioned_ctc_is_refused_by_name(tmp_path):
+    import yaml
+    from espnet2.tasks.asr import ASRTask
+    from onnx_models import make_u2pp_experiment
+
+    exp = make_u2pp_experiment(tmp_path, "u2pp")
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    config["encoder_conf"]["interctc_use_conditioning"] = True
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ASRTask.get_parser().parse_args([])
+    vars(args).update(config)
+    torch.save(ASRTask.build_model(args).state_dict(), exp / "valid.loss.ave.pth")
+    with pytest.raises(ExportError, match="encoder_conf.interctc_use_conditioning"):
+        export_model(load(exp), tmp_path / "onnx")
