@@ -87,6 +87,14 @@ class UserEnvironment:
         return subprocess.run(self.command(argv), capture_output=True, text=True, **kwargs)
 
 
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        return False
+    return True
+
+
 def _user_of_root() -> Optional[str]:
     """The non-root user root's commands run as; raises Unavailable where none can be."""
     if os.geteuid() != 0:
@@ -94,15 +102,13 @@ def _user_of_root() -> Optional[str]:
     for tool in ("unshare", "runuser", "mount"):
         if shutil.which(tool) is None:
             raise Unavailable(f"{tool} is not installed")
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
+    if not _user_exists():
         made = subprocess.run(
             ["useradd", "--create-home", "--shell", "/bin/bash", USER],
             capture_output=True,
             text=True,
         )
-        if made.returncode != 0:
+        if made.returncode != 0 and not _user_exists():  # or a parallel test made it
             raise Unavailable(f"useradd {USER} failed: {made.stderr.strip()}") from None
     probe = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True

@@ -5,10 +5,14 @@
 #   2. ESPnet 202611 with torch 2.14.1 (tools/requirements-espnet202611.txt: what
 #      `pip install espnet` gives today, Python 3.12), the plugin installed from its wheel:
 #      the tests of the layers, encoders, decoders, models, decoding, export, packaging and
-#      loading of packed models, and tiny trainings decoded through bin/asr_train and
-#      bin/decode.
+#      loading of packed models, tiny trainings decoded through bin/asr_train and
+#      bin/decode, and the ESPnet3 glue with a tiny run of every offline stage of
+#      egs3/espeak_en/asr1 (skipped in the first environment, which has no ESPnet3).
 # Sets up everything it needs on first use (each venv ~5 minutes, Debian packages).
-# Extra arguments go to both pytest runs, e.g. `bash tools/run_tests.sh -m "not e2e"`.
+# Tests run in PYTEST_WORKERS (default 2) pytest-xdist workers, a test file per worker (module
+# fixtures are built once); the slowest tests are listed at the end.
+# Extra arguments go to both pytest runs, e.g. `bash tools/run_tests.sh -m "not e2e"`
+# (`-n 0`: one process).
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${repo_root}"
@@ -16,7 +20,10 @@ SECOND_ENV_TESTS=(
     tests/layers tests/asr tests/export tests/bin/test_train_and_decode.py
     tests/bin/test_u2pp_train_and_decode.py tests/publishing/test_pack_and_load.py
     tests/test_packaging.py tests/test_espnet_omnirouter_hint.py tests/utils/test_extras.py
+    tests/espnet3 tests/egs3 tests/scoring/test_results_table.py
 )
+
+PYTEST_OPTIONS=(-n "${PYTEST_WORKERS:-2}" --dist loadfile --durations 25)
 
 # The exit status of a pytest command, with "collected no tests" (5) made a failure.
 run_pytest() {
@@ -37,7 +44,7 @@ ruff format --check .
 echo "[tests] pytest: ESPnet $(python -c 'import espnet; print(espnet.__version__)')," \
     "torch $(python -c 'import torch; print(torch.__version__)'), $(python --version)"
 status=0
-run_pytest python -m pytest "$@" || status=$?
+run_pytest python -m pytest "${PYTEST_OPTIONS[@]}" "$@" || status=$?
 deactivate
 echo "[tests] pytest in the second environment"
 (
@@ -46,6 +53,6 @@ echo "[tests] pytest in the second environment"
         "torch $(python -c 'import torch; print(torch.__version__)'), $(python --version)"
     # `pytest`, not `python -m pytest`: the latter puts the checkout first on sys.path, and
     # these tests are of the installed wheel.
-    run_pytest pytest "${SECOND_ENV_TESTS[@]}" "$@"
+    run_pytest pytest "${PYTEST_OPTIONS[@]}" "${SECOND_ENV_TESTS[@]}" "$@"
 ) || status=$?
 exit "${status}"
