@@ -34,12 +34,12 @@ def fmt(value: Optional[float], digits: int = 1) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def mean_std(values: Sequence[float]) -> str:
+def mean_std(values: Sequence[float], digits: int = 1) -> str:
     if not values:
         return ""
     if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
 def test_sets_of(records: Sequence[Record], mode: str) -> List[str]:
@@ -204,18 +204,18 @@ def routing_row(label: str, routings: Sequence[dict]) -> Optional[str]:
     if not routings:
         return None
 
-    def mean(key, reduce=np.mean):
-        return mean_std([float(reduce(r[key])) for r in routings])
+    def mean(key, reduce=np.mean):  # routing measures: shares, nats, association in [0, 1]
+        return mean_std([float(reduce(r[key])) for r in routings], digits=2)
 
     ablation = [r["ablation"]["wer"] for r in routings if r.get("ablation")]
     ablation_cells = [
         mean_std([a[f] for a in ablation if f in a]) if ablation else ""
         for f in ("0.0", "0.1", "0.5", "1.0")
     ]
-    busiest = mean_std([float(np.max(r["load"])) for r in routings])
+    busiest = mean_std([float(np.max(r["load"])) for r in routings], digits=2)
     return (
-        f"| {label} | {len(routings)} | {mean_std([r['cramers_v_mean'] for r in routings])} | "
-        f"{mean_std([r['nmi_mean'] for r in routings])} | {mean('neighbour_agreement')} | "
+        f"| {label} | {len(routings)} | {mean('cramers_v_mean')} | "
+        f"{mean('nmi_mean')} | {mean('neighbour_agreement')} | "
         f"{mean('frame_entropy')} | {mean('load_entropy')} | {busiest} | "
         + " | ".join(ablation_cells)
         + " |"
