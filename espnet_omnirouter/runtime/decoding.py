@@ -1,6 +1,6 @@
 """Decoding modes of the runtime, as the eager CLI's (``asr.decoding.decoding_modes``)."""
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,19 @@ def check_mode(model: ExportedModel, mode: str, chunk_size: int) -> None:
         raise ValueError("streaming needs a chunk size >= 1 (encoder frames)")
     if mode == "attention_rescoring" and not model.has_decoder:
         raise ValueError("attention_rescoring needs a model with an attention decoder")
+
+
+def encode_utterance(
+    model: ExportedModel, samples: np.ndarray, chunk_size: int = 0, num_left_chunks: int = -1
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Encoder output (1, T', D) and CTC log-probabilities (T', V) of one utterance's samples:
+    full context, or chunk attention over the whole utterance with ``chunk_size`` > 0."""
+    feats = model.features(samples)
+    if chunk_size:
+        encoder_out = model.encode_chunk_by_chunk(feats, chunk_size, num_left_chunks)
+    else:
+        encoder_out = model.encode(feats)
+    return encoder_out, model.ctc_log_probs(encoder_out)
 
 
 def decode(
@@ -48,12 +61,7 @@ def decode(
         for start in range(0, len(samples), step):
             transcriber.accept_waveform(samples[start : start + step])
         return transcriber.finalize()
-    feats = model.features(samples)
-    if chunk_size:
-        encoder_out = model.encode_chunk_by_chunk(feats, chunk_size, num_left_chunks)
-    else:
-        encoder_out = model.encode(feats)
-    log_probs = model.ctc_log_probs(encoder_out)
+    encoder_out, log_probs = encode_utterance(model, samples, chunk_size, num_left_chunks)
     if mode == "ctc_greedy":
         return model.ids_to_text(ctc_greedy_search(log_probs, model.blank_id))
     nbest = ctc_prefix_beam_search(log_probs, ctc_beam_size, model.blank_id)

@@ -26,7 +26,7 @@ from espnet_omnirouter.asr.streaming import StreamingRecognizer
 from espnet_omnirouter.export.exporter import export_model
 from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search
 from espnet_omnirouter.runtime.ctc_search import ctc_prefix_beam_search as numpy_prefix_beam
-from espnet_omnirouter.runtime.decoding import decode
+from espnet_omnirouter.runtime.decoding import decode, encode_utterance
 from espnet_omnirouter.runtime.exported_model import ExportedModel
 from espnet_omnirouter.runtime.frontend import StreamingFeatures
 from espnet_omnirouter.utils.audio import load_audio
@@ -133,12 +133,7 @@ def assert_beam_difference_is_rounding(
     log-probabilities, and those equal the eager model's within ``LOG_PROB_ATOL``: a text
     that differs comes from a near-tie of an untrained model, not from the runtime."""
     _, eager_log_probs, lengths = eager_encoding(speech2text, samples, chunk_size, **chunking)
-    feats = runtime.features(samples)
-    if chunk_size:
-        encoded = runtime.encode_chunk_by_chunk(feats, chunk_size, **chunking)
-    else:
-        encoded = runtime.encode(feats)
-    log_probs = runtime.ctc_log_probs(encoded)
+    _, log_probs = encode_utterance(runtime, samples, chunk_size, **chunking)
     np.testing.assert_allclose(log_probs, eager_log_probs[0].numpy(), atol=LOG_PROB_ATOL)
     graph_log_probs = torch.from_numpy(log_probs)[None]
     assert actual == ctc_prefix_beam(speech2text, graph_log_probs, lengths, 4)[0]
