@@ -3,9 +3,10 @@
 Every figure the scripts print is a ratio of two medians measured in the same run,
 with the candidates interleaved round-robin so that a noisy neighbour slows them
 alike. Reports go to stdout and into a marked section of ``BENCHMARKS.md``, which a
-rerun replaces in place.
+rerun replaces in place; each names its command, the date of the run and the machine.
 """
 
+import datetime
 import os
 import platform
 import re
@@ -96,7 +97,8 @@ def write_report(section: str, title: str, body: str, device: torch.device) -> N
     """Print ``body`` and store it as ``section`` of BENCHMARKS.md (replacing an old one)."""
     text = (
         f"### {title}\n\n"
-        f"Machine: {describe_machine(device)}. Command: `{command_line()}`\n\n{body}\n"
+        f"Command: `{command_line()}` (run on {datetime.date.today().isoformat()}). "
+        f"Machine: {describe_machine(device)}.\n\n{body}\n"
     )
     print(text)
     section = f"{section}_{malloc_setting()}_malloc"

@@ -139,7 +139,8 @@ def main() -> None:
     verdict = "flat" if abs(growth) <= 0.05 * peaks[1] else "NOT flat"
     model = args.exp.relative_to(REPO_ROOT) if args.exp.is_relative_to(REPO_ROOT) else args.exp
     body = (
-        f"`bin/decode` ({', '.join(args.modes)}, {args.nj} workers) with {model}: "
+        f"`bin/decode` ({', '.join(args.modes)}, {args.nj} workers) with the trained model "
+        f"{model}: "
         f"{len(rounds)} rounds of {args.data_dir.name} ({len(rounds) * round_seconds / 3600:.1f} h "
         f"of audio in all) in {samples[-1][0]:.0f} s. Peak memory of each round, the PSS of "
         f"the decoder and its workers summed (sampled every {args.interval} s; PSS shares each "

@@ -138,7 +138,8 @@ def main() -> None:
         f"Dispatch: ours vs reference computations (cpu, D={args.dim}, H={4 * args.dim})",
         "Outputs and gradients of all candidates are asserted equal before timing. "
         "Ratios are candidate time / ours (loop): above 1 means ours is faster. "
-        f"Median of {args.repeats} interleaved repeats; routing uniform at random.\n\n"
+        f"Median of {args.repeats} interleaved repeats; random weights and inputs, routing "
+        "uniform at random.\n\n"
         + markdown_table(
             [
                 "tokens",

@@ -169,7 +169,8 @@ def main() -> None:
         f"end_to_end_{args.device}_{Path(args.conf_dir).name}{models_key}",
         f"End to end: {', '.join(args.models)} models of `{Path(args.conf_dir).name}/` "
         f"({args.device})",
-        f"Batch of {args.batch} utterances, {audio_seconds:.1f} s of audio; median of "
+        f"Random weights, a batch of {args.batch} utterances of random audio "
+        f"({audio_seconds:.1f} s); median of "
         f"{args.repeats} interleaved repeats; ratios relative to {base}. Decoding is CTC "
         f"greedy; RTF = decoding time / audio duration. Memory: {memory_kind} in MiB, one "
         "process per model.\n\n"

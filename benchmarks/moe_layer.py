@@ -120,7 +120,7 @@ def main() -> None:
         f"moe_layer_{args.device}_{args.dtype}",
         f"MoE layer vs dense FFN of equal active size ({setting})",
         "Median time ratio MoE / dense (dense hidden size = top-k x expert hidden size "
-        f"4D; {args.repeats} interleaved repeats).\n\n"
+        f"4D; {args.repeats} interleaved repeats). Random weights and inputs.\n\n"
         + markdown_table(
             ["D", "tokens", "top-k", "E", "fwd ratio", "fwd+bwd ratio", "MoE fwd+bwd ms"],
             ratio_rows,
@@ -131,7 +131,8 @@ def main() -> None:
     write_report(
         f"moe_scaling_{args.device}_{args.dtype}",
         f"Time per token as the number of experts grows ({setting})",
-        f"Median time of E experts / time of E={args.experts[0]}, same tokens and top-k.\n\n"
+        f"Median time of E experts / time of E={args.experts[0]}, same tokens and top-k. "
+        "Random weights and inputs.\n\n"
         + markdown_table(
             ["D", "tokens", "top-k"]
             + [f"fwd+bwd E={e}" for e in later]

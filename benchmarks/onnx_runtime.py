@@ -278,7 +278,8 @@ def main() -> None:
         f"context, {duration} of audio, batch 1, {engines}; median of {args.repeats} "
         "interleaved repeats. *sparse*: the export of bin/export (each expert computes only "
         "its frames); *all experts*: every expert on every frame, masked by the gates; "
-        f"*eager*: PyTorch with the `loop` backend. Ratios: time / time at E={first}.\n\n"
+        f"*eager*: PyTorch with the `loop` backend. Ratios: time / time at E={first}. Random "
+        "weights.\n\n"
         + markdown_table(
             [
                 "E",

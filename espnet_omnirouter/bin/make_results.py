@@ -8,9 +8,10 @@ Usage:
 Reads <data_dir>/<set>/text (references), <exp_dir>/asr_<model>/decode/<mode>/<set>/text
 (hypotheses, from bin/decode) and .../rtf, and <exp_dir>/asr_<model>/config.yaml (parameter
 counts). One table per decoding mode; the first mode's table also gets the bootstrap
-comparisons between models. Optional --header and --footer files are copied above and
-below the tables. Also writes each model's own <exp_dir>/asr_<model>/RESULTS.md (the
-header and its rows), which bin/pack_model packs with the model.
+comparisons between models. Above the tables, the command (--command) and the date of
+scoring; optional --header and --footer files are copied above and below all that. Also
+writes each model's own <exp_dir>/asr_<model>/RESULTS.md (the header and its rows), which
+bin/pack_model packs with the model.
 
 With --espnet3, the experiments of an ESPnet3 recipe (egs3/espeak_en/asr1): model dirs
 <exp_dir>/training_<model> (its training config conf/training_<model>.yaml), hypotheses
@@ -20,6 +21,7 @@ backend).
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -121,12 +123,11 @@ def main() -> None:
             f"make_results: no decoding of {undecoded or args.models} in the modes "
             f"{args.decode_modes} under {args.exp_dir}: run the decoding stage first"
         )
-    footer = lm_tuning_lines(args.exp_dir, args.models)
-    if args.command:
-        footer += [f"Command: `{args.command}`", ""]
-    footer += [f"Machine: {machine_description()}"]
+    scored = f"scored on {datetime.date.today().isoformat()}"
+    intro = [f"Command: `{args.command}` ({scored})" if args.command else scored.capitalize(), ""]
+    footer = lm_tuning_lines(args.exp_dir, args.models) + [f"Machine: {machine_description()}"]
     header = [args.header.read_text().rstrip()] if args.header else []
-    body = tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer
+    body = intro + tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer
     if args.stage_times and args.stage_times.is_file():
         body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
     trailer = [args.footer.read_text().rstrip()] if args.footer else []
@@ -139,7 +140,7 @@ def main() -> None:
             for mode, results in results_by_mode.items()
             if any(r.name == model for r in results)
         }
-        own_body = tables(own, args.test_sets, bootstrap_samples=0) + footer
+        own_body = intro + tables(own, args.test_sets, bootstrap_samples=0) + footer
         text = "\n\n".join([*header, "\n".join(own_body)]) + "\n"
         write_text_atomically(model_dir[model] / "RESULTS.md", text)
 

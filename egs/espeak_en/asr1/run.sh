@@ -153,8 +153,8 @@ if run_stage score "scoring -> ${results_file}"; then
         --models ${models} --test_sets ${test_sets} \
         --decode_modes ${decode_modes} ${u2pp_decode_modes} "chunk${streaming_chunk_size}/streaming" \
         --output "${results_file}" \
-        --header local/results_header.md --stage_times "${exp_dir}/stage_times.tsv" \
-        --command "$(cat "${exp_dir}/run_command.txt")" \
+        --header local/results_header.md --footer local/results_reading.md \
+        --stage_times "${exp_dir}/stage_times.tsv" --command "$(cat "${exp_dir}/run_command.txt")" \
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
     stage_done score score "${start}"
