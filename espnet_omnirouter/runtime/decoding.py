@@ -49,9 +49,12 @@ def decode(
     """Text of one utterance (1-D float samples at the model's rate).
 
     ``chunk_size`` > 0 (U2++): chunk attention (the chunk encoder over the whole
-    utterance); ``streaming`` feeds the audio in pieces of one chunk's samples.
+    utterance); ``streaming`` feeds the audio in pieces of one chunk's samples. Audio
+    shorter than ``model.min_samples`` (empty audio included) gives the empty text.
     """
     check_mode(model, mode, chunk_size)
+    if len(samples) < model.min_samples:
+        return ""
     if mode == "streaming":
         transcriber = StreamingTranscriber(
             model, chunk_size, num_left_chunks, ctc_beam_size, rescoring_ctc_weight,

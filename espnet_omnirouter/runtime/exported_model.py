@@ -92,6 +92,13 @@ class ExportedModel:
         return int(self.description["frontend"]["sample_rate"])
 
     @property
+    def min_samples(self) -> int:
+        """Fewest samples the encoder turns into one frame: enough feature frames for its
+        input layer (``right_context + 1``); the decoders give shorter audio (empty audio
+        included) the empty text."""
+        return self.frontend.min_samples(self.encoder_info["right_context"] + 1)
+
+    @property
     def streaming(self) -> bool:
         return "chunk_encoder" in self.graphs
 
