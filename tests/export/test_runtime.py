@@ -23,13 +23,13 @@ from espnet_omnirouter.asr.decoding.batch_search import (
 )
 from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
 from espnet_omnirouter.asr.decoding.decoding_modes import min_decodable_samples
-from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
 from espnet_omnirouter.export.exporter import export_model
 from espnet_omnirouter.runtime.audio import load_audio
 from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search
 from espnet_omnirouter.runtime.ctc_search import ctc_prefix_beam_search as numpy_prefix_beam
 from espnet_omnirouter.runtime.decoding import decode, encode_utterance
-from espnet_omnirouter.runtime.exported_model import ExportedModel
+from espnet_omnirouter.runtime.exported_model import ExportedModel, ExportedModelError
 from espnet_omnirouter.runtime.frontend import StreamingFeatures
 
 SAMPLE_RATE = 8000
@@ -111,7 +111,7 @@ def eager_text(
     """The plugin's eager decoding of one utterance (``bin/transcribe``'s building blocks)."""
     model = speech2text.asr_model
     if mode == "streaming":
-        recognizer = StreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
+        recognizer = EagerStreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
         step = recognizer.stride * recognizer.hop_length
         for start in range(0, len(samples), step):
             recognizer.accept_waveform(samples[start : start + step])
@@ -270,5 +270,5 @@ def test_runtime_gives_audio_too_short_to_encode_the_empty_text(exported):
 
 
 def test_runtime_errors_name_the_export(tmp_path):
-    with pytest.raises(RuntimeError, match=f"{tmp_path}.*no export.json"):
+    with pytest.raises(ExportedModelError, match=f"{tmp_path}.*no export.json"):
         ExportedModel(tmp_path)
