@@ -13,14 +13,17 @@ timed), checked to give the same outputs and gradients before they are timed:
 """
 
 import argparse
+import sys
 from typing import Callable, Dict, List, Tuple
 
 import torch
-from common import interleaved_medians, markdown_table, ratio, write_report
+from common import REPO_ROOT, interleaved_medians, markdown_table, ratio, write_report
 
 from espnet_omnirouter.layers.moe.dispatch import dispatch_and_combine
 from espnet_omnirouter.layers.moe.experts import StackedExperts
-from espnet_omnirouter.layers.moe.reference_dispatch import all_experts_moe, where_loop_moe
+
+sys.path.insert(0, str(REPO_ROOT / "tests" / "layers" / "moe"))
+from reference_dispatch import all_experts_moe, where_loop_moe  # noqa: E402  (the tests')
 
 ACTIVATION = torch.nn.SiLU()
 

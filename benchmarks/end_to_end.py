@@ -24,8 +24,8 @@ from typing import Callable, Dict, List, Tuple
 import torch
 from common import REPO_ROOT, interleaved_medians, markdown_table, ratio, write_report
 
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 SAMPLE_RATE = 16000
 VOCAB_SIZE = 50

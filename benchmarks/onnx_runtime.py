@@ -18,6 +18,7 @@ masked by the gates (the usual way to make MoE exportable).
 
 import argparse
 import contextlib
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -33,10 +34,12 @@ from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.export.exporter import export_model
 from espnet_omnirouter.export.onnx_modules import FullContextEncoder
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
-from espnet_omnirouter.layers.moe.reference_dispatch import all_experts_moe
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.runtime.decoding import decode
 from espnet_omnirouter.runtime.exported_model import ExportedModel
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
+
+sys.path.insert(0, str(REPO_ROOT / "tests" / "layers" / "moe"))
+from reference_dispatch import all_experts_moe  # noqa: E402  (the tests')
 
 SAMPLE_RATE = 16000
 VOCAB_SIZE = 50

@@ -3,8 +3,8 @@
 Importing this package registers its encoder, decoder and model classes into ESPnet's
 ASR task, so ESPnet configs can name them (``encoder: moe_conformer``, ``decoder:
 bi_transformer``, ``model: u2pp``, ...). Without ESPnet installed (a deployment machine
-with only ``onnxruntime``, ``numpy``, ``soundfile`` and ``sentencepiece``) there is
-nothing to register into, and ``espnet_omnirouter.runtime`` works without torch.
+with only ``onnxruntime``, ``numpy``, ``soundfile``, ``soxr`` and ``sentencepiece``) there
+is nothing to register into, and ``espnet_omnirouter.runtime`` works without torch.
 """
 
 __version__ = "0.1.0"

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 CONF_ROOT = Path(__file__).resolve().parents[1] / "conf"
 CONF_DIRS = [CONF_ROOT, CONF_ROOT / "large"]

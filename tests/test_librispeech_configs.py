@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 CONF = Path(__file__).resolve().parents[1] / "egs" / "librispeech" / "asr1" / "conf"
 MODELS = ("dense", "switch", "omni", "u2pp_dense", "u2pp_moe")

@@ -47,7 +47,7 @@ def refuse_unstreamable_model(model: torch.nn.Module) -> None:
         raise ValueError("model_conf.ctc_weight: 0 builds no CTC, which streaming decodes with")
 
 
-class StreamingRecognizer:
+class EagerStreamingRecognizer:
     """Recognise one audio stream chunk by chunk (U2++: WeNet's two-pass decoding).
 
     Audio arrives in pieces of any length. Feature frames are computed once the STFT
@@ -80,7 +80,7 @@ class StreamingRecognizer:
 
     Usage::
 
-        recognizer = StreamingRecognizer(speech2text, chunk_size=16)
+        recognizer = EagerStreamingRecognizer(speech2text, chunk_size=16)
         for samples in microphone:           # 1-D float arrays at the model's rate
             print(recognizer.accept_waveform(samples))
         print(recognizer.finalize())         # then the recognizer is ready for a new stream

@@ -8,9 +8,9 @@ import argparse
 from pathlib import Path
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 
 def main() -> None:

@@ -20,9 +20,10 @@ written, best first):
   right and right to left (``--rescoring_ctc_weight``, ``--reverse_weight``);
 - ``beam``: ESPnet's Speech2Text beam search ("attention" decoding: the attention decoder
   with CTC weight 0.3 where the model has one, else CTC), one utterance at a time;
-- ``streaming`` (U2++): the audio of each utterance fed chunk by chunk to a
-  ``StreamingRecognizer`` (CTC prefix beam search, then attention rescoring): the real-time
-  factor of streaming; its text equals ``attention_rescoring`` with the same chunk size.
+- ``streaming`` (U2++): the audio of each utterance fed chunk by chunk to an
+  ``EagerStreamingRecognizer`` (CTC prefix beam search, then attention rescoring): the
+  real-time factor of streaming; its text equals ``attention_rescoring`` with the same chunk
+  size.
 
 The ctc_* and attention_rescoring modes share one batched encoder pass (its time counts in
 each mode's RTF). ``--decoding_chunk_size N`` (U2++ encoders) decodes with chunk attention of

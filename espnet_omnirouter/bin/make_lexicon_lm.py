@@ -15,11 +15,11 @@ import argparse
 from pathlib import Path
 from typing import List
 
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import LEXICON_FILE, LM_FILE
 from espnet_omnirouter.lm.lexicon import spell_words, write_lexicon
 from espnet_omnirouter.lm.ngram import KneserNeyLM
 from espnet_omnirouter.scoring.wer import read_kaldi_text
 from espnet_omnirouter.utils.console import setup_cli_logging
+from espnet_omnirouter.utils.model_files import LEXICON_FILE, LM_FILE
 
 
 def read_sentences(path: Path) -> List[List[str]]:

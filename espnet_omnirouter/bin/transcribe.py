@@ -16,8 +16,11 @@ resampled to the model's, several channels are averaged. Prints ``<id> <text>`` 
 (id: the file name without extension); --output_text writes the same as a Kaldi text
 file, --output_jsonl one JSON object per file with duration, decoding seconds and RTF.
 
-Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing,
-unreadable or empty (the others are still transcribed); 4 the model cannot be loaded
+An audio file too short for the encoder (an empty one included) gets the empty text, with
+a notice on stderr.
+
+Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing or
+unreadable (the others are still transcribed); 4 the model cannot be loaded
 (a --model that names a file or dir that does not exist: "no such file or directory").
 Other libraries' notices (FutureWarnings, the model zoo's cache notice, KenLM's loading
 banner) are not printed; OMNIROUTER_LOG_LEVEL=DEBUG shows them.
@@ -35,8 +38,8 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
-from espnet_omnirouter.runtime.transcribe import Transcripts, unique_ids
-from espnet_omnirouter.utils.audio import AudioError, load_audio
+from espnet_omnirouter.runtime.audio import AudioError, load_audio
+from espnet_omnirouter.runtime.transcribe import Transcripts, report_too_short, unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
@@ -119,11 +122,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             failed += 1
             continue
         if len(samples) < decoding.min_samples:
-            print(
-                f"transcribe: {path}: {len(samples)} samples, fewer than the model's minimum "
-                f"{decoding.min_samples}: empty hypothesis",
-                file=sys.stderr,
-            )
+            report_too_short(path, len(samples), decoding.min_samples)
         start = time.perf_counter()
         with torch.no_grad():
             text = decode_waves(decoding, [torch.from_numpy(samples)])[mode][0][0]

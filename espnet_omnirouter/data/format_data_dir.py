@@ -25,7 +25,7 @@ from espnet_omnirouter.data.kaldi_dir import (
     write_data_dir,
 )
 from espnet_omnirouter.data.validation import read_table
-from espnet_omnirouter.utils.audio import mono_at_rate
+from espnet_omnirouter.runtime.audio import mono_at_rate
 
 # utt -> (recording, start seconds, end seconds or None for the whole recording)
 Segments = Dict[str, Tuple[str, float, Optional[float]]]

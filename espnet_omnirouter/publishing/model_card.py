@@ -10,8 +10,8 @@ import yaml
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 from espnet_omnirouter.layers.moe.config import MoEConfig
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.utils.model_config import build_model_from_config
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 MODEL_TYPES = {
     "dense": "dense Conformer (no Mixture-of-Experts)",

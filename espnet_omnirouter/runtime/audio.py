@@ -1,36 +1,27 @@
-"""Read audio files for the runtime: mono float32 at the model's rate (numpy only)."""
+"""Read audio files for decoding: mono float32 at the model's rate, whatever the file's rate
+and channels (numpy, soundfile and soxr only: the eager CLI, data preparation and the
+torch-free runtime all read audio here, so they decode the same samples)."""
 
 from pathlib import Path
 
 import numpy as np
 import soundfile
+import soxr
 
 
 class AudioError(ValueError):
-    """An audio file that cannot be decoded: unreadable or empty."""
-
-
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Band-limited resampling by the FFT (the spectrum cut or zero-padded). The eager
-    CLI (``utils.audio``) uses scipy's polyphase filter instead: texts of files at
-    another rate than the model's can differ slightly between the two."""
-    if from_rate == to_rate:
-        return samples
-    length = int(round(len(samples) * to_rate / from_rate))
-    spectrum = np.fft.rfft(samples)
-    bins = length // 2 + 1
-    spectrum = (
-        spectrum[:bins] if len(spectrum) >= bins else np.pad(spectrum, (0, bins - len(spectrum)))
-    )
-    return np.fft.irfft(spectrum, n=length) * (length / len(samples))
+    """An audio file that cannot be decoded: not audio libsndfile reads."""
 
 
 def load_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples of ``path`` at ``sample_rate`` (channels averaged).
+    """Mono float32 samples (#samples,) of ``path`` at ``sample_rate`` Hz.
+
+    Reads what libsndfile reads (wav, flac, ogg, ...); see ``mono_at_rate``. A file without
+    samples gives an empty array: the decoders return an empty hypothesis for it.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        AudioError: not audio libsndfile reads, or no samples.
+        AudioError: the file is not audio libsndfile can read.
     """
     path = Path(path)
     if not path.is_file():
@@ -39,6 +30,14 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
         samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioError(f"cannot read audio from {path}: {error}") from error
-    if samples.size == 0:
-        raise AudioError(f"{path} has no audio samples")
-    return resample(samples.mean(axis=1), file_rate, sample_rate).astype(np.float32)
+    return mono_at_rate(samples, file_rate, sample_rate)
+
+
+def mono_at_rate(samples: np.ndarray, file_rate: int, sample_rate: int) -> np.ndarray:
+    """(#samples, #channels) audio at ``file_rate`` -> (#samples',) float32 mono at
+    ``sample_rate``: channels averaged, another rate converted by soxr's high-quality
+    resampler (``#samples' = round(#samples * sample_rate / file_rate)``)."""
+    mono = samples.mean(axis=1, dtype=np.float32)
+    if file_rate != sample_rate:
+        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ")
+    return mono.astype(np.float32, copy=False)

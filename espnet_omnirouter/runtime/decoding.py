@@ -6,7 +6,7 @@ import numpy as np
 
 from .ctc_search import ctc_greedy_search, ctc_prefix_beam_search
 from .exported_model import ExportedModel
-from .streaming import StreamingTranscriber
+from .streaming import OnnxStreamingRecognizer
 
 MODES = ("ctc_greedy", "ctc_prefix_beam_search", "attention_rescoring", "streaming")
 
@@ -49,18 +49,21 @@ def decode(
     """Text of one utterance (1-D float samples at the model's rate).
 
     ``chunk_size`` > 0 (U2++): chunk attention (the chunk encoder over the whole
-    utterance); ``streaming`` feeds the audio in pieces of one chunk's samples.
+    utterance); ``streaming`` feeds the audio in pieces of one chunk's samples. Audio
+    shorter than ``model.min_samples`` (empty audio included) gives the empty text.
     """
     check_mode(model, mode, chunk_size)
+    if len(samples) < model.min_samples:
+        return ""
     if mode == "streaming":
-        transcriber = StreamingTranscriber(
+        recognizer = OnnxStreamingRecognizer(
             model, chunk_size, num_left_chunks, ctc_beam_size, rescoring_ctc_weight,
             reverse_weight,
         )  # fmt: skip
-        step = transcriber.samples_per_chunk
+        step = recognizer.samples_per_chunk
         for start in range(0, len(samples), step):
-            transcriber.accept_waveform(samples[start : start + step])
-        return transcriber.finalize()
+            recognizer.accept_waveform(samples[start : start + step])
+        return recognizer.finalize()
     encoder_out, log_probs = encode_utterance(model, samples, chunk_size, num_left_chunks)
     if mode == "ctc_greedy":
         return model.ids_to_text(ctc_greedy_search(log_probs, model.blank_id))

@@ -22,8 +22,10 @@ from .frontend import LogMelFrontend
 SUPPORTED_FORMAT_VERSION = 1
 
 
-class ExportError(RuntimeError):
-    """The directory is not a usable export (missing or unreadable files)."""
+class ExportedModelError(RuntimeError):
+    """An exported model dir that cannot be loaded (no ``export.json``, another format
+    version, a listed graph missing) or lacks a graph a decoding needs (``bin/export``
+    raises ``export.exporter.ExportError`` when exporting fails)."""
 
 
 class ChunkState:
@@ -51,11 +53,11 @@ class ExportedModel:
         self.directory = Path(directory)
         description_file = self.directory / "export.json"
         if not description_file.is_file():
-            raise ExportError(f"{self.directory} is not an export dir: no export.json")
+            raise ExportedModelError(f"{self.directory} is not an export dir: no export.json")
         self.description = json.loads(description_file.read_text())
         version = self.description.get("format_version")
         if version != SUPPORTED_FORMAT_VERSION:
-            raise ExportError(
+            raise ExportedModelError(
                 f"{description_file}: format_version {version}, this runtime reads "
                 f"{SUPPORTED_FORMAT_VERSION}"
             )
@@ -66,7 +68,7 @@ class ExportedModel:
         for name, file_name in self.description["graphs"].items():
             path = self.directory / file_name
             if not path.is_file():
-                raise ExportError(f"{path} is missing (listed in {description_file})")
+                raise ExportedModelError(f"{path} is missing (listed in {description_file})")
             self.graphs[name] = path
         # Sessions created so far, by graph name.
         self.sessions: Dict[str, onnxruntime.InferenceSession] = {}
@@ -90,6 +92,13 @@ class ExportedModel:
     @property
     def sample_rate(self) -> int:
         return int(self.description["frontend"]["sample_rate"])
+
+    @property
+    def min_samples(self) -> int:
+        """Fewest samples the encoder turns into one frame: enough feature frames for its
+        input layer (``right_context + 1``); the decoders give shorter audio (empty audio
+        included) the empty text."""
+        return self.frontend.min_samples(self.encoder_info["right_context"] + 1)
 
     @property
     def streaming(self) -> bool:
@@ -142,7 +151,7 @@ class ExportedModel:
 
     def new_chunk_state(self) -> ChunkState:
         if not self.streaming:
-            raise ExportError(
+            raise ExportedModelError(
                 f"{self.directory}: no chunk_encoder.onnx; streaming and chunk attention "
                 "need a U2++ model (encoder: u2pp_conformer)"
             )
@@ -193,7 +202,9 @@ class ExportedModel:
         score = (1 - r) * left-to-right + r * right-to-left log-probability of the tokens
         and <eos> + ``ctc_weight`` * CTC score. Returns the best tokens and every score."""
         if not self.has_decoder:
-            raise ExportError(f"{self.directory}: no decoder.onnx (the model has no decoder)")
+            raise ExportedModelError(
+                f"{self.directory}: no decoder.onnx (the model has no decoder)"
+            )
         if not hyps:
             raise ValueError("attention rescoring needs at least one hypothesis")
         reverse_weight = self.reverse_weight if reverse_weight is None else reverse_weight

@@ -41,6 +41,12 @@ class LogMelFrontend:
         """Frames of a whole waveform (ESPnet's ``Stft`` output length)."""
         return (num_samples + 2 * self.pad - self.n_fft) // self.hop_length + 1
 
+    def min_samples(self, num_frames: int) -> int:
+        """Fewest samples that give ``num_frames`` frames (centred frames also need more
+        samples than the reflection padding)."""
+        needed = (num_frames - 1) * self.hop_length + self.n_fft - 2 * self.pad
+        return max(needed, self.pad + 1)
+
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         """(samples,) float -> (frames, n_mels) float32 features of a whole waveform."""
         padded = np.asarray(samples, dtype=np.float64)

@@ -1,5 +1,6 @@
-"""Chunk-by-chunk recognition of one audio stream with an exported U2++ model (the
-runtime's ``asr.streaming.StreamingRecognizer``: the same chunks, caches and texts)."""
+"""Chunk-by-chunk recognition of one audio stream with an exported U2++ model on ONNX
+Runtime (the PyTorch model's ``asr.streaming.EagerStreamingRecognizer``: the same chunks,
+caches and texts)."""
 
 from typing import List, Optional
 
@@ -10,7 +11,7 @@ from .exported_model import ExportedModel
 from .frontend import StreamingFeatures
 
 
-class StreamingTranscriber:
+class OnnxStreamingRecognizer:
     """Feed audio in pieces of any length, read partial results, finalize.
 
     Feature frames are computed once their STFT window is complete; every full window

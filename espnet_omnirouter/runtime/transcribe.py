@@ -15,8 +15,11 @@ another rate is resampled, channels are averaged. Prints ``<id> <text>`` per fil
 --output_text writes a Kaldi text file, --output_jsonl JSON lines with duration,
 decoding seconds and RTF.
 
-Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing,
-unreadable or empty (the others are still transcribed); 4 the export cannot be loaded.
+An audio file too short for the encoder (an empty one included) gets the empty text,
+with a notice on stderr.
+
+Exit status: 0 all files transcribed; 2 bad command line; 3 some audio file missing or
+unreadable (the others are still transcribed); 4 the export cannot be loaded.
 """
 
 import argparse
@@ -49,6 +52,15 @@ def write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
+
+
+def report_too_short(path: Path, num_samples: int, min_samples: int) -> None:
+    """Say on stderr that ``path``, shorter than the model encodes, gets the empty text."""
+    print(
+        f"transcribe: {path}: {num_samples} samples, fewer than the model's minimum "
+        f"{min_samples}: empty hypothesis",
+        file=sys.stderr,
+    )
 
 
 class Transcripts:
@@ -119,6 +131,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"transcribe: {error}", file=sys.stderr)
             failed += 1
             continue
+        if len(samples) < model.min_samples:
+            report_too_short(path, len(samples), model.min_samples)
         start = time.perf_counter()
         text = decode(
             model, samples, args.mode, args.ctc_beam_size, args.chunk_size, args.num_left_chunks

@@ -88,8 +88,8 @@ def parameter_counts(model_dir: Path) -> Tuple[str, str]:
     """Total and active (per frame) parameters of the model of ``<model_dir>/config.yaml``,
     formatted; its token list counted from the file where the config names one (ESPnet3
     experiments), where ESPnet2 writes the list itself."""
+    from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
     from espnet_omnirouter.utils.model_config import build_model_from_config
-    from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
     config = Path(model_dir) / "config.yaml"
     token_list = (yaml.safe_load(config.read_text()) or {}).get("token_list")

@@ -3,9 +3,11 @@
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import LEXICON_FILE, LM_FILE
-
 MODEL_FILES = ("valid.loss.ave.pth", "valid.loss.best.pth", "latest.pth")
+# The word LM of CTC lexicon decoding, as bin/make_lexicon_lm writes it and a packed model
+# carries it.
+LEXICON_FILE = "lexicon.txt"
+LM_FILE = "lm.arpa"
 
 
 class ModelError(RuntimeError):

@@ -1,4 +1,4 @@
-"""StreamingRecognizer: audio fed in pieces gives the chunk-masked offline result."""
+"""EagerStreamingRecognizer: audio fed in pieces gives the chunk-masked offline result."""
 
 import argparse
 from pathlib import Path
@@ -14,7 +14,7 @@ from espnet_omnirouter.asr.decoding.batch_search import (
     load_speech2text,
     rescore_with_attention,
 )
-from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
 
 SAMPLE_RATE = 8000
 POSITIONS = 24  # encoder frames of ESPnet's positional table; the tests stream past it
@@ -92,7 +92,7 @@ def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size,
     samples = audio(2.3)
     offline_out, expected = offline_text(speech2text, samples, chunk_size, num_left)
     assert offline_out.size(1) > POSITIONS  # longer than ESPnet's positional table
-    recognizer = StreamingRecognizer(speech2text, chunk_size, num_left, beam_size=5)
+    recognizer = EagerStreamingRecognizer(speech2text, chunk_size, num_left, beam_size=5)
     partial_frames, buffered = [], []
     for start in range(0, len(samples), piece):
         recognizer.accept_waveform(samples[start : start + piece])
@@ -110,7 +110,7 @@ def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size,
 
 def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(speech2text):
     short, long = audio(1.0), audio(4.5)
-    recognizer = StreamingRecognizer(speech2text, 3, 1, beam_size=5)
+    recognizer = EagerStreamingRecognizer(speech2text, 3, 1, beam_size=5)
     first = recognizer.accept_waveform(short) + "|" + recognizer.finalize()
     for start in range(0, len(long), 800):
         recognizer.accept_waveform(long[start : start + 800])
@@ -125,10 +125,10 @@ def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(speech
 
 def test_streaming_needs_a_u2pp_encoder_and_a_chunk(speech2text, experiment):
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
-        StreamingRecognizer(speech2text, 0)
+        EagerStreamingRecognizer(speech2text, 0)
     ctc_model = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
     with pytest.raises(TypeError, match="needs a u2pp_conformer encoder"):
-        StreamingRecognizer(ctc_model, 4)
+        EagerStreamingRecognizer(ctc_model, 4)
 
 
 @pytest.mark.parametrize(
@@ -149,4 +149,4 @@ def test_models_that_cannot_stream_are_refused(tmp_path, update, message):
     torch.save(model.state_dict(), tmp_path / "model.pth")
     speech2text = load_speech2text(tmp_path / "config.yaml", tmp_path / "model.pth", beam_size=1)
     with pytest.raises(ValueError, match=message):
-        StreamingRecognizer(speech2text, 4)
+        EagerStreamingRecognizer(speech2text, 4)

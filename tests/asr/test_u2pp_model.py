@@ -152,7 +152,7 @@ def test_u2pp_options_train_decode_and_stream(tmp_path, encoder_conf, moe_conf, 
         load_speech2text,
         rescore_with_attention,
     )
-    from espnet_omnirouter.asr.streaming import StreamingRecognizer
+    from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
 
     args = ASRTask.get_parser().parse_args([])
     vars(args).update(
@@ -190,9 +190,9 @@ def test_u2pp_options_train_decode_and_stream(tmp_path, encoder_conf, moe_conf, 
         )[0]
     if not model.encoder.streamable:
         with pytest.raises(ValueError, match="causal: false"):
-            StreamingRecognizer(speech2text, 2, 1)
+            EagerStreamingRecognizer(speech2text, 2, 1)
         return
-    recognizer = StreamingRecognizer(speech2text, 2, 1, beam_size=4, reverse_weight=0.3)
+    recognizer = EagerStreamingRecognizer(speech2text, 2, 1, beam_size=4, reverse_weight=0.3)
     for start in range(0, len(samples), 1000):
         recognizer.accept_waveform(samples[start : start + 1000])
     assert recognizer.finalize() == expected

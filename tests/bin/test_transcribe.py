@@ -1,4 +1,5 @@
-"""The transcribe CLI: audio handling, output files and its errors and exit codes."""
+"""The transcribe CLI: output files, texts of any audio, its errors and exit codes (the audio
+loader itself: tests/runtime/test_audio.py)."""
 
 import json
 import os
@@ -11,7 +12,7 @@ import soundfile
 import torch
 
 from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
-from espnet_omnirouter.utils.audio import AudioError, load_audio
+from espnet_omnirouter.runtime.audio import load_audio
 
 SAMPLE_RATE = 8000
 
@@ -29,27 +30,6 @@ def transcribe(*args: str) -> subprocess.CompletedProcess:
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},  # a hub id must fail fast here
     )
-
-
-def test_load_audio_resamples_and_mixes_down(tmp_path):
-    path = tmp_path / "stereo.flac"
-    soundfile.write(path, tone(0.5, 16000, channels=2), 16000)
-    samples = load_audio(path, SAMPLE_RATE)
-    assert samples.dtype == np.float32 and samples.shape == (4000,)
-    expected = tone(0.5, SAMPLE_RATE)[:, 0]
-    assert np.abs(samples[200:-200] - expected[200:-200]).max() < 0.01  # away from the edges
-
-
-@pytest.mark.parametrize(
-    "content, error, message",
-    [(None, FileNotFoundError, "not found"), (b"not audio", AudioError, "cannot read")],
-)
-def test_load_audio_errors_name_the_file(tmp_path, content, error, message):
-    path = tmp_path / "x.wav"
-    if content is not None:
-        path.write_bytes(content)
-    with pytest.raises(error, match=f"{message}.*x.wav|x.wav.*{message}"):
-        load_audio(path, SAMPLE_RATE)
 
 
 @pytest.mark.e2e

@@ -18,8 +18,8 @@ from study import tied_router_state  # noqa: E402
 from study_grid import GROUPS, select_runs, study_runs  # noqa: E402
 
 import espnet_omnirouter  # noqa: E402,F401
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters  # noqa: E402
 from espnet_omnirouter.utils.model_config import build_model_from_config  # noqa: E402
-from espnet_omnirouter.utils.parameters import count_parameters  # noqa: E402
 
 
 def recipe_config(name: str) -> dict:

@@ -22,14 +22,15 @@ from espnet_omnirouter.asr.decoding.batch_search import (
     rescore_with_attention,
 )
 from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
-from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.asr.decoding.decoding_modes import min_decodable_samples
+from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
 from espnet_omnirouter.export.exporter import export_model
+from espnet_omnirouter.runtime.audio import load_audio
 from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search
 from espnet_omnirouter.runtime.ctc_search import ctc_prefix_beam_search as numpy_prefix_beam
 from espnet_omnirouter.runtime.decoding import decode, encode_utterance
-from espnet_omnirouter.runtime.exported_model import ExportedModel
+from espnet_omnirouter.runtime.exported_model import ExportedModel, ExportedModelError
 from espnet_omnirouter.runtime.frontend import StreamingFeatures
-from espnet_omnirouter.utils.audio import load_audio
 
 SAMPLE_RATE = 8000
 # Features: float64 numpy FFT vs torch's float32 STFT, after normalisation by std ~3.
@@ -110,7 +111,7 @@ def eager_text(
     """The plugin's eager decoding of one utterance (``bin/transcribe``'s building blocks)."""
     model = speech2text.asr_model
     if mode == "streaming":
-        recognizer = StreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
+        recognizer = EagerStreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
         step = recognizer.stride * recognizer.hop_length
         for start in range(0, len(samples), step):
             recognizer.accept_waveform(samples[start : start + step])
@@ -224,6 +225,50 @@ def test_runtime_cli_runs_without_torch(exported, speech, tmp_path):
     assert blocked.returncode != 0 and "import of torch halted" in blocked.stderr  # it works
 
 
+@pytest.mark.e2e
+def test_both_clis_read_the_same_samples_and_give_empty_audio_the_empty_text(
+    exported, speech, tmp_path
+):
+    """The eager and the runtime CLI on a 22.05 kHz stereo file and an empty one: both
+    decode the loader's samples to the same text and write the empty text for no audio."""
+    model_type, speech2text, runtime = exported
+    if model_type != "omni":
+        pytest.skip("one model is enough to compare the CLIs")
+    at_22k = load_audio(speech, 22050)
+    soundfile.write(tmp_path / "stereo.wav", np.stack([at_22k, 0.5 * at_22k], axis=1), 22050)
+    soundfile.write(tmp_path / "empty.wav", np.zeros((0, 2), np.float32), 22050)
+    expected = eager_text(
+        speech2text, load_audio(tmp_path / "stereo.wav", SAMPLE_RATE), "ctc_greedy"
+    )
+    clis = {
+        "espnet_omnirouter.runtime.transcribe": runtime.directory,
+        "espnet_omnirouter.bin.transcribe": runtime.directory.parent / "exp" / "asr_omni",
+    }
+    for module, model in clis.items():
+        text = tmp_path / module / "text"
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--model", str(model), "--mode", "ctc_greedy",
+             "--output_text", str(text), str(tmp_path / "empty.wav"), str(tmp_path / "stereo.wav")],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, (module, result.stderr[-3000:])
+        assert text.read_text() == f"empty \nstereo {expected}\n", module
+        assert "empty.wav: 0 samples, fewer than the model's minimum" in result.stderr, module
+
+
+def test_runtime_gives_audio_too_short_to_encode_the_empty_text(exported):
+    model_type, speech2text, runtime = exported
+    assert runtime.min_samples == min_decodable_samples(speech2text.asr_model)  # as eager
+    modes = [mode for mode, _ in runtime_cases(model_type)]
+    chunking = {"chunk_size": 2} if model_type.startswith("u2pp") else {}
+    for length in (0, 1, runtime.min_samples - 1):
+        samples = np.full(length, 0.1, np.float32)
+        for mode in modes:
+            assert decode(runtime, samples, mode, **chunking) == "", (mode, length)
+    feats = runtime.features(np.full(runtime.min_samples, 0.1, np.float32))
+    assert runtime.encode(feats).shape[1] == 1  # the shortest audio encoded: one frame
+
+
 def test_runtime_errors_name_the_export(tmp_path):
-    with pytest.raises(RuntimeError, match=f"{tmp_path}.*no export.json"):
+    with pytest.raises(ExportedModelError, match=f"{tmp_path}.*no export.json"):
         ExportedModel(tmp_path)

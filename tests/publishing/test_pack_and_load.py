@@ -17,7 +17,7 @@ import torch
 from tiny_asr import SAMPLE_RATE, make_workdir, run, train
 
 from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
-from espnet_omnirouter.utils.audio import load_audio
+from espnet_omnirouter.runtime.audio import load_audio
 
 pytestmark = pytest.mark.e2e
 

@@ -69,11 +69,8 @@ def test_export_without_onnxscript_names_the_onnx_extra(monkeypatch, tmp_path, c
 
 
 def test_lexicon_decoding_without_flashlight_text_names_the_lm_extra(monkeypatch, tmp_path):
-    from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import (
-        LEXICON_FILE,
-        LM_FILE,
-        CTCLexiconDecoder,
-    )
+    from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
+    from espnet_omnirouter.utils.model_files import LEXICON_FILE, LM_FILE
 
     for name in (LEXICON_FILE, LM_FILE):
         (tmp_path / name).write_text("")

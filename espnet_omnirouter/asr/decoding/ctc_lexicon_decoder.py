@@ -15,11 +15,9 @@ import torch
 
 from espnet_omnirouter.utils.console import native_output_logged
 from espnet_omnirouter.utils.extras import import_optional
+from espnet_omnirouter.utils.model_files import LEXICON_FILE, LM_FILE
 
 logger = logging.getLogger(__name__)
-
-LEXICON_FILE = "lexicon.txt"
-LM_FILE = "lm.arpa"
 
 
 class CTCLexiconDecoder:

@@ -15,7 +15,7 @@ from espnet_omnirouter.asr.decoding.batch_search import (
 )
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
-from espnet_omnirouter.asr.streaming import StreamingRecognizer
+from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
 from espnet_omnirouter.legacy_nets import TooShortUttError
 
 # Modes that share one batched encoder pass; "beam" (ESPnet's attention + CTC beam search)
@@ -121,8 +121,8 @@ def make_decoding(
 
 
 def decode_streaming(decoding: Decoding, wave: torch.Tensor) -> str:
-    """Feed ``wave`` to a ``StreamingRecognizer`` one chunk of audio at a time."""
-    recognizer = StreamingRecognizer(
+    """Feed ``wave`` to an ``EagerStreamingRecognizer`` one chunk of audio at a time."""
+    recognizer = EagerStreamingRecognizer(
         decoding.speech2text, decoding.chunk_size, decoding.num_left_chunks,
         decoding.ctc_beam_size, decoding.rescoring_ctc_weight, decoding.reverse_weight,
     )  # fmt: skip

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from reference_dispatch import all_experts_moe, where_loop_moe
 
 from espnet_omnirouter.layers.moe.dispatch import dispatch_and_combine
 from espnet_omnirouter.layers.moe.experts import StackedExperts
 from espnet_omnirouter.layers.moe.grouped_linear import grouped_mm_linear, loop_grouped_linear
-from espnet_omnirouter.layers.moe.reference_dispatch import all_experts_moe, where_loop_moe
 
 D, H, T = 8, 16, 40
 

@@ -132,8 +132,8 @@ def record_path(run: StudyRun, args: argparse.Namespace) -> Path:
 
 
 def write_record(run: StudyRun, args: argparse.Namespace, command: str) -> None:
+    from espnet_omnirouter.layers.moe.parameter_count import count_parameters
     from espnet_omnirouter.utils.model_config import build_model_from_config
-    from espnet_omnirouter.utils.parameters import count_parameters
 
     model_dir = args.exp_dir / f"asr_{run.tag}"
     if not (model_dir / "config.yaml").is_file():

@@ -4,7 +4,9 @@
 ``torch.where`` gather per expert, separate expert modules); ``all_experts_moe``
 runs every expert on every token and weights the outputs by the gates (E times the
 compute, no data-dependent indexing). Both take the same routing as
-``dispatch_and_combine`` and give the same outputs and gradients.
+``dispatch_and_combine`` and give the same outputs and gradients. Not part of the package:
+the tests check the dispatch against them (test_dispatch_paths.py), the benchmarks time
+them (benchmarks/dispatch.py) and export with them (benchmarks/onnx_runtime.py).
 """
 
 from typing import Sequence, Tuple

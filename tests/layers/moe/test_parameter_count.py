@@ -1,8 +1,8 @@
 import torch
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
 from espnet_omnirouter.layers.moe.router import Router
-from espnet_omnirouter.utils.parameters import count_parameters, format_count
 
 D, H, E = 4, 6, 4
 EXPERT_PARAMS = E * (D * H + H + H * D + D)

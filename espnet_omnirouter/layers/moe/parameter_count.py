@@ -1,4 +1,4 @@
-"""Total and per-frame active parameter counts of (MoE) models."""
+"""Total and per-frame active parameter counts of models built from MoE layers."""
 
 from typing import NamedTuple
 
