@@ -171,32 +171,41 @@ def add_data_dir(directory: Path, inputs: Inputs) -> None:
 
 def find_inputs(paths: Sequence[Path], audio_lists: Sequence[Path]) -> Inputs:
     """Recordings of the command line's data dirs, folders, files and lists, checked
-    (headers only) in the order given; ids made unique across files."""
-    inputs, files = Inputs(), []
+    (headers only), in the order given (--audio_list files after the positional inputs);
+    ids of audio files made unique across files."""
+    inputs = Inputs()
     for audio_list in audio_lists:
         if not audio_list.is_file():
             inputs.bad_input.append(f"--audio_list {audio_list}: no such file")
             continue
         lines = audio_list.read_text(encoding="utf-8").splitlines()
         paths = [*paths, *(Path(line.strip()) for line in lines if line.strip())]
+    # Each input: a data dir, or the audio files it names (a folder's, sorted).
+    items: List[Path | List[Path]] = []
     for path in paths:
         if (path / "wav.scp").is_file():
-            add_data_dir(path, inputs)
+            items.append(path)
         elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 inputs.bad_input.append(f"{path}: no audio files (or wav.scp) under it")
-            files += found
+            items.append(found)
         else:
-            files.append(path)
-    for rec_id, path in zip(unique_ids(files), files):
-        try:
-            duration = audio_duration(path)
-        except (FileNotFoundError, AudioError) as error:
-            inputs.bad_audio.append(str(error))
+            items.append([path])
+    files = [file for item in items if isinstance(item, list) for file in item]
+    file_ids = dict(zip(files, unique_ids(files)))
+    for item in items:
+        if not isinstance(item, list):
+            add_data_dir(item, inputs)
             continue
-        rec_id = kaldi_id(rec_id)
-        inputs.recordings.append(Recording(rec_id, str(path.resolve()), rec_id, duration))
+        for path in item:
+            try:
+                duration = audio_duration(path)
+            except (FileNotFoundError, AudioError) as error:
+                inputs.bad_audio.append(str(error))
+                continue
+            rec_id = kaldi_id(file_ids[path])
+            inputs.recordings.append(Recording(rec_id, str(path.resolve()), rec_id, duration))
     seen: Dict[str, str] = {}
     for recording in inputs.recordings:
         for utt in [c[0] for c in recording.cuts or []] or [recording.rec_id]:

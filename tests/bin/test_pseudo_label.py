@@ -116,13 +116,15 @@ def test_resumes_after_a_kill_segments_long_audio_and_refilters(experiment, tmp_
     ]  # fmt: skip
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, text=True)
     first_shard = output.with_name("out.work") / "shards" / "00001.jsonl"
-    deadline = time.time() + 300
-    while not first_shard.is_file() and run.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert first_shard.is_file() and run.poll() is None
-    time.sleep(1)  # the worker now waits inside shard 2's pipe
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait()
+    try:
+        deadline = time.time() + 300
+        while not first_shard.is_file() and run.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert first_shard.is_file() and run.poll() is None
+        time.sleep(1)  # the worker now waits inside shard 2's pipe
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
     assert not output.exists()  # nothing half-written
     shards = sorted(p.name for p in first_shard.parent.iterdir())
     assert shards == ["00001.jsonl"]
