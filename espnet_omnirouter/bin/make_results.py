@@ -92,7 +92,8 @@ def main() -> None:
     parser.add_argument("--decode_modes", nargs="+", default=["ctc_greedy"])
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--header", type=Path)
-    parser.add_argument("--footer", type=Path)
+    parser.add_argument("--footer", type=Path, action="append", default=[],
+                        help="copied below the tables (repeatable, in order)")  # fmt: skip
     parser.add_argument("--bootstrap_samples", type=int, default=1000)
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
@@ -130,7 +131,7 @@ def main() -> None:
     body = intro + tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer
     if args.stage_times and args.stage_times.is_file():
         body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
-    trailer = [args.footer.read_text().rstrip()] if args.footer else []
+    trailer = [footer.read_text().rstrip() for footer in args.footer]
     write_text_atomically(args.output, "\n\n".join([*header, "\n".join(body), *trailer]) + "\n")
     print("\n".join(body))
     # Each experiment's own RESULTS.md (ESPnet's convention; packed with the model).

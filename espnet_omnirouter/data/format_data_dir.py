@@ -43,7 +43,8 @@ def read_recording(entry: str) -> Tuple[np.ndarray, int]:
     return soundfile.read(entry, dtype="float32", always_2d=True)
 
 
-def _reusable(entry: str, sample_rate: int) -> bool:
+def usable_in_place(entry: str, sample_rate: int) -> bool:
+    """Whether the wav.scp ``entry`` is a file at ``sample_rate``, mono (no copy needed)."""
     if entry.endswith("|"):
         return False
     info = soundfile.info(entry)
@@ -92,7 +93,7 @@ def format_data_dir(
     by_recording: Dict[str, List[Tuple[str, float, Optional[float]]]] = {}
     paths: Dict[str, str] = {}
     for utt, (recording, start, end) in sorted(segments.items()):
-        if end is None and _reusable(wav[recording], sample_rate):
+        if end is None and usable_in_place(wav[recording], sample_rate):
             paths[utt] = wav[recording]
         else:
             by_recording.setdefault(recording, []).append((utt, start, end))

@@ -41,3 +41,18 @@ def mono_at_rate(samples: np.ndarray, file_rate: int, sample_rate: int) -> np.nd
     if file_rate != sample_rate:
         mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ")
     return mono.astype(np.float32, copy=False)
+
+
+def audio_duration(path: Path) -> float:
+    """Seconds of audio in ``path``, read from its header (no samples decoded).
+
+    Raises:
+        FileNotFoundError, AudioError: as ``load_audio``, with the same messages.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        return soundfile.info(path).duration
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"cannot read audio from {path}: {error}") from error

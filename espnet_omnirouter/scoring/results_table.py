@@ -15,6 +15,10 @@ MODEL_PAIRS = [
     ("omni", "switch"),
     ("switch", "dense"),
     ("u2pp_moe", "u2pp_dense"),
+    # Self-training (egs/espeak_en stage 12): each model after against before.
+    ("dense_st", "dense"),
+    ("switch_st", "switch"),
+    ("omni_st", "omni"),
 ]
 
 

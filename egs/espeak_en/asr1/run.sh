@@ -5,6 +5,7 @@
 #   ./run.sh --stage 6 --stop_stage 7 # re-decode and re-score (or --stage decode --stop_stage score)
 #   ./run.sh --models omni --train_args "--max_epoch 10"
 #   ./run.sh --models "u2pp_dense u2pp_moe"   # U2++: full-context and streaming decoding
+#   ./run.sh --self_train true        # and self-training on pseudo-labels (stage 12)
 #
 # The default recipe sets up what it needs on a fresh machine (--setup true): the Debian
 # packages espeak-ng, flite and sox where missing (tools/install_system_deps.sh: apt-get, as
@@ -33,13 +34,18 @@
 #  11 export:     ONNX export of each model (sparse MoE routing; U2++ also its streaming chunk
 #                 encoder and decoders) -> ${exp_dir}/asr_<model>/onnx, then the torch-free
 #                 runtime transcribes --export_check_utts test_clean utterances (U2++: streaming)
-#  12 self_train: reserved for self-training on pseudo-labels of the trained models (not yet)
+#  12 self_train: with --self_train true: each model pseudo-labels the untranscribed pool
+#                 (--num_pool utterances of shifted voices, rates and noise, made by stage 1 or
+#                 here; bin/pseudo_label), its most confident --pl_keep_fraction joins the
+#                 training set, asr_<model>_st is trained from scratch on both, decoded and
+#                 scored -> ${results_file} (a self-training table: pseudo-label WER per
+#                 filtering level, test WERs before and after)
 set -euo pipefail
 cd "$(dirname "$0")"
 invocation="./run.sh $*"
 
 stage=1
-stop_stage=11
+stop_stage=12         # stage 12 runs only with --self_train true
 setup=true            # install what is missing (Debian packages, the project's venv); false: check
 nj=2                  # jobs for synthesis and decoding (cmd.sh: on this machine or a cluster)
 ngpu=0                # GPUs for training (0: CPU)
@@ -68,10 +74,14 @@ test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb te
 hf_repo=""            # Hub repo per model, {model} replaced, e.g. "me/espeak_en_asr_{model}"
 hf_dry_run=false      # true: build the files stage 10 would upload, upload nothing
 export_check_utts=3   # test_clean utterances the exported models transcribe in stage 11
+self_train=false      # true: stage 12, self-training on pseudo-labels of an untranscribed pool
+num_pool=1500         # untranscribed pool utterances (stage 1 makes them with --self_train true)
+pl_keep_fraction=0.8  # the most confident share of the pseudo-labels added to training
 _option_names="stage stop_stage setup nj ngpu models conf_dir asr_config tag train_args num_train num_dev
 num_test vocab_size lm_order decode_modes u2pp_decode_modes streaming_chunk_size tune_set decode_args
 data_dir exp_dir results_file test_sets
-figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utts"
+figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utts self_train num_pool
+pl_keep_fraction"
 . utils/parse_options.sh
 . ../../TEMPLATE/asr1/asr_stages.sh  # stage numbers, run_stage, train_models, decode, ...
 resolve_stages
@@ -94,11 +104,17 @@ mkdir -p "${exp_dir}"
 [ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
 echo "${invocation}" > "${exp_dir}/run_command.txt"
 
+make_data() {  # local/data.sh: the sets not yet made (the pool with --self_train true)
+    local pool=0
+    [ "${self_train}" = true ] && pool="${num_pool}"
+    local/data.sh --data_dir "${data_dir}" --num_train "${num_train}" --num_dev "${num_dev}" \
+        --num_test "${num_test}" --num_pool "${pool}" --nj "${nj}"
+}
+
 if run_stage data "data"; then
     require_commands data espeak-ng flite sox
     start=${SECONDS}
-    local/data.sh --data_dir "${data_dir}" --num_train "${num_train}" --num_dev "${num_dev}" \
-        --num_test "${num_test}" --nj "${nj}"
+    make_data
     stage_done data data "${start}"
 fi
 
@@ -132,31 +148,38 @@ if run_stage train "training: ${models}"; then
     train_models "${stats_dir}"
 fi
 
-if run_stage decode "decoding: ${models} on ${test_sets}"; then
-    decode_sets=()
+decode_model() {  # MODEL: every test set into ${exp_dir}/asr_<MODEL>/decode
+    local decode_sets=() name start=${SECONDS}
     for name in ${test_sets}; do decode_sets+=("${data_dir}/${name}"); done
-    for model in ${models}; do
-        start=${SECONDS}
-        # shellcheck disable=SC2086
-        decode "${exp_dir}/asr_${model}" "${exp_dir}/asr_${model}/decode" \
-            --modes ${decode_modes} --u2pp_modes ${u2pp_decode_modes} \
-            --streaming_chunk_size "${streaming_chunk_size}" --streaming_modes streaming \
-            --lm_dir "${lm_dir}" ${tune_set:+--tune_set "${data_dir}/${tune_set}"}
-        stage_done decode "decode_${model}" "${start}"
-    done
+    # shellcheck disable=SC2086
+    decode "${exp_dir}/asr_$1" "${exp_dir}/asr_$1/decode" \
+        --modes ${decode_modes} --u2pp_modes ${u2pp_decode_modes} \
+        --streaming_chunk_size "${streaming_chunk_size}" --streaming_modes streaming \
+        --lm_dir "${lm_dir}" ${tune_set:+--tune_set "${data_dir}/${tune_set}"}
+    stage_done decode "decode_$1" "${start}"
+}
+
+score_models() {  # MODELS [more --footer files before the reading]: -> ${results_file}
+    local footers=() extra
+    for extra in "${@:2}"; do footers+=(--footer "${extra}"); done
+    # shellcheck disable=SC2086
+    python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
+        --models $1 --test_sets ${test_sets} \
+        --decode_modes ${decode_modes} ${u2pp_decode_modes} "chunk${streaming_chunk_size}/streaming" \
+        --output "${results_file}" --header local/results_header.md \
+        "${footers[@]}" --footer local/results_reading.md \
+        --stage_times "${exp_dir}/stage_times.tsv" --command "$(cat "${exp_dir}/run_command.txt")" \
+        2> "${exp_dir}/make_results.log" \
+        || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
+}
+
+if run_stage decode "decoding: ${models} on ${test_sets}"; then
+    for model in ${models}; do decode_model "${model}"; done
 fi
 
 if run_stage score "scoring -> ${results_file}"; then
     start=${SECONDS}
-    # shellcheck disable=SC2086
-    python -m espnet_omnirouter.bin.make_results --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
-        --models ${models} --test_sets ${test_sets} \
-        --decode_modes ${decode_modes} ${u2pp_decode_modes} "chunk${streaming_chunk_size}/streaming" \
-        --output "${results_file}" \
-        --header local/results_header.md --footer local/results_reading.md \
-        --stage_times "${exp_dir}/stage_times.tsv" --command "$(cat "${exp_dir}/run_command.txt")" \
-        2> "${exp_dir}/make_results.log" \
-        || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
+    score_models "${models}"
     stage_done score score "${start}"
 fi
 
@@ -232,7 +255,38 @@ if run_stage export "ONNX export: ${models}"; then
     done
 fi
 
-if run_stage self_train "self-training"; then
-    echo "stage 12 (self_train) is reserved for self-training on pseudo-labels: nothing to do yet"
+if [ "${self_train}" = true ] && run_stage self_train "self-training: ${models}"; then
+    make_data  # the pool, if stage 1 ran without --self_train true
+    st_models=""
+    for model in ${models}; do
+        start=${SECONDS}
+        model_dir="${exp_dir}/asr_${model}" labels="${data_dir}/pool_pl_${model}"
+        echo "pseudo-labelling ${data_dir}/pool with ${model}: log ${model_dir}/pseudo_label.log"
+        python -m espnet_omnirouter.bin.pseudo_label --model "${model_dir}" --lm_dir "${lm_dir}" \
+            --keep_fraction "${pl_keep_fraction}" --nj "${nj}" --output_dir "${labels}" \
+            "${data_dir}/pool" > "${model_dir}/pseudo_label.log" 2>&1 \
+            || { echo "pseudo-labelling failed: see ${model_dir}/pseudo_label.log" >&2; exit 1; }
+        tail -n 1 "${model_dir}/pseudo_label.log"
+        python local/self_training.py score --work_dir "${labels}.work" \
+            --truth "${data_dir}/pool/text" --output "${exp_dir}/asr_${model}_st/pseudo_labels.json"
+        python local/self_training.py combine --output "${data_dir}/train_st_${model}" \
+            "${data_dir}/train" "${labels}"
+        stage_done self_train "pseudo_label_${model}" "${start}"
+        (   # the model's config, trained from scratch on labelled + pseudo-labelled data
+            asr_config="$(config_of "${model}")" models="${model}_st"
+            set_asr_data_args "${data_dir}/train_st_${model}" "${data_dir}/dev" "${token_dir}"
+            [ -f "${exp_dir}/asr_stats_st_${model}/train/feats_stats.npz" ] \
+                || collect_stats "${exp_dir}/asr_stats_st_${model}" "${data_dir}/train_st_${model}" \
+                    "${data_dir}/dev"
+            train_models "${exp_dir}/asr_stats_st_${model}"
+        )
+        decode_model "${model}_st"
+        st_models+=" ${model}_st"
+    done
+    # shellcheck disable=SC2086
+    python local/self_training.py table --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
+        --models ${models} --test_sets ${test_sets} --mode "${decode_modes%% *}" \
+        --command "$(cat "${exp_dir}/run_command.txt")" --output "${exp_dir}/self_training.md"
+    score_models "${models}${st_models}" "${exp_dir}/self_training.md"
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

@@ -151,6 +151,30 @@ def decode_waves(
     return results
 
 
+def decode_encoded(
+    decoding: Decoding,
+    mode: str,
+    encoded: torch.Tensor,
+    log_probs: torch.Tensor,
+    lengths: torch.Tensor,
+) -> List[str]:
+    """Texts of one of ``ENCODER_MODES`` from a batch's encoder output (B, T, D), its CTC
+    log-probabilities (B, T, V) and lengths (B,)."""
+    speech2text = decoding.speech2text
+    if mode == "ctc_greedy":
+        return ctc_greedy(speech2text, log_probs, lengths)
+    if mode == "ctc_lexicon_lm":
+        return decoding.lexicon_decoder(log_probs, lengths)
+    if mode == "ctc_prefix_beam_search":
+        return ctc_prefix_beam(speech2text, log_probs, lengths, decoding.ctc_beam_size)
+    if mode == "attention_rescoring":
+        return rescore_with_attention(
+            speech2text, encoded, log_probs, lengths, decoding.ctc_beam_size,
+            decoding.rescoring_ctc_weight, decoding.reverse_weight,
+        )  # fmt: skip
+    raise ValueError(f"{mode} is not one of the modes of one encoder pass {ENCODER_MODES}")
+
+
 def _decode_decodable_waves(
     decoding: Decoding, waves: List[torch.Tensor]
 ) -> Dict[str, Tuple[List[str], float]]:
@@ -163,17 +187,8 @@ def _decode_decodable_waves(
             encoder_seconds = time.perf_counter() - start
         for mode in decoding.modes:
             start = time.perf_counter()
-            if mode == "ctc_greedy":
-                texts = ctc_greedy(speech2text, log_probs, lengths)
-            elif mode == "ctc_lexicon_lm":
-                texts = decoding.lexicon_decoder(log_probs, lengths)
-            elif mode == "ctc_prefix_beam_search":
-                texts = ctc_prefix_beam(speech2text, log_probs, lengths, decoding.ctc_beam_size)
-            elif mode == "attention_rescoring":
-                texts = rescore_with_attention(
-                    speech2text, encoded, log_probs, lengths, decoding.ctc_beam_size,
-                    decoding.rescoring_ctc_weight, decoding.reverse_weight,
-                )  # fmt: skip
+            if mode in ENCODER_MODES:
+                texts = decode_encoded(decoding, mode, encoded, log_probs, lengths)
             elif mode == "streaming":
                 texts = [decode_streaming(decoding, wave) for wave in waves]
             else:

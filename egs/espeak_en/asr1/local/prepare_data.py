@@ -23,6 +23,10 @@ pitch 30-70, white noise at 15-30 dB SNR on half of the utterances):
     test_reverb     reverberation (sox reverb)
     test_telephone  telephone band (8 kHz, 300-3400 Hz)
     test_text       text-domain shift: technical sentences (computers, science, ...)
+    pool            (with --num_pool) untranscribed audio for self-training: shifted
+                    conditions (unseen voice variants, 180-260 wpm, noise on half at
+                    10-25 dB SNR), training sentences not used by train first; its text is
+                    the withheld truth that pseudo-labels are scored against
 """
 
 import argparse
@@ -95,6 +99,8 @@ TEST_CONDITIONS: Dict[str, Condition] = {
     ),
     "test_text": CLEAN,
 }
+POOL = Condition(variants=UNSEEN_VARIANTS, rate=(180, 260), noise_probability=0.5,
+                 snr_db=(10.0, 25.0))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,7 @@ def main() -> None:
     parser.add_argument("--num_train", type=int, default=3000)
     parser.add_argument("--num_dev", type=int, default=150)
     parser.add_argument("--num_test", type=int, default=200, help="utterances per test set")
+    parser.add_argument("--num_pool", type=int, default=0, help="self-training pool size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num_jobs", type=int, default=1, help="shares of the audio")
     parser.add_argument(
@@ -289,6 +296,9 @@ def main() -> None:
             for name, cond in TEST_CONDITIONS.items()
         },
     }
+    if args.num_pool:
+        unused_first = sentences["train"][args.num_train :] + sentences["train"][: args.num_train]
+        plans["pool"] = (unused_first, args.num_pool, POOL)
     for name, (texts, count, condition) in plans.items():
         target = args.data_dir / name
         if is_prepared(target, count):

@@ -1,0 +1,149 @@
+"""Self-training (run.sh stage 12): the steps between bin/pseudo_label and a retrained model.
+
+    python local/self_training.py score --work_dir data/pool_pl_omni.work \
+        --truth data/pool/text --output exp/asr_omni_st/pseudo_labels.json
+    python local/self_training.py combine --output data/train_st_omni data/train data/pool_pl_omni
+    python local/self_training.py table --exp_dir exp --data_dir data --models dense omni \
+        --test_sets test_clean test_fast --mode ctc_lexicon_lm --output exp/self_training.md
+
+``score`` measures the pseudo-labels against the pool's withheld transcripts at each filtering
+level (the most confident 100%, 80%, 50%, ...), ``combine`` joins Kaldi data dirs (the
+labelled training set and the kept pseudo-labels) into one, and ``table`` writes the
+self-training section of RESULTS.md from the scores and the decodings before and after.
+"""
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+from espnet_omnirouter.bin.pseudo_label import PLAN_FILE, read_records, select
+from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
+from espnet_omnirouter.scoring.bootstrap import average_wer
+from espnet_omnirouter.scoring.results_table import load_result
+from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.utils.files import write_text_atomically
+
+
+def score_pseudo_labels(args: argparse.Namespace) -> None:
+    """WER of the kept pseudo-labels against the truth at each --keep_fractions level."""
+    plan = json.loads((args.work_dir / PLAN_FILE).read_text())
+    records = read_records(args.work_dir, len(plan["shards"]))
+    truth = read_kaldi_text(args.truth)
+    levels = []
+    for fraction in args.keep_fractions:
+        kept, _ = select(records, args.confidence, None, fraction)
+        references = {record["utt"]: truth[record["utt"]] for record in kept}
+        errors = score(references, {record["utt"]: record["text"] for record in kept})
+        levels.append(
+            {
+                "keep_fraction": fraction,
+                "utterances": len(kept),
+                "wer": round(errors.wer, 2),
+                "hours": round(sum(record["duration"] for record in kept) / 3600, 3),
+            }
+        )
+    result = {"pool": len(records), "confidence": args.confidence, "levels": levels}
+    write_text_atomically(args.output, json.dumps(result, indent=1) + "\n")
+    for level in levels:
+        print(
+            f"[self_train] {args.work_dir.name}: keep {level['keep_fraction']:g}: "
+            f"{level['utterances']} utterances, pseudo-label WER {level['wer']:.1f}%"
+        )
+
+
+def read_table(path: Path) -> Dict[str, str]:
+    return read_kaldi_text(path) if path.is_file() else {}
+
+
+def combine(args: argparse.Namespace) -> None:
+    """One data dir of the utterances of every input (an id in two inputs is refused)."""
+    utterances: Dict[str, Utterance] = {}
+    for directory in args.inputs:
+        validate_data_dir(directory, check_audio=False)
+        wav, text = read_table(directory / "wav.scp"), read_table(directory / "text")
+        speakers = read_table(directory / "utt2spk")
+        for utt, entry in wav.items():
+            if utt in utterances:
+                sys.exit(f"combine: utterance {utt} of {directory} is also in another input")
+            utterances[utt] = Utterance(utt, speakers[utt], entry, text[utt])
+    write_data_dir(sorted(utterances.values(), key=lambda u: u.utt_id), args.output)
+    print(
+        f"[self_train] {args.output}: {len(utterances)} utterances from "
+        f"{', '.join(str(d) for d in args.inputs)}"
+    )
+
+
+def write_table(args: argparse.Namespace) -> None:
+    """The self-training section: pseudo-label WER per filtering level and the test WERs
+    of each model before (``asr_<model>``) and after (``asr_<model>_st``) self-training."""
+    lines: List[str] = [
+        "## Self-training on pseudo-labels",
+        "",
+        f"Command: `{args.command}` (written on {datetime.date.today().isoformat()}). Each "
+        "model labels the untranscribed pool (`data/pool`: shifted voices, rates and noise) "
+        "with `bin/pseudo_label`; the most confident share (`--pl_keep_fraction`) is added "
+        "to the labelled training set and the model is trained again from scratch on both. "
+        "Pseudo-label WER is measured against the pool's withheld transcripts.",
+        "",
+    ]
+    scores = {
+        model: json.loads((args.exp_dir / f"asr_{model}_st" / "pseudo_labels.json").read_text())
+        for model in args.models
+    }
+    fractions = [level["keep_fraction"] for level in next(iter(scores.values()))["levels"]]
+    header = [
+        "model",
+        *(f"pseudo-label WER, top {f:.0%}" for f in fractions),
+        f"average WER ({args.mode}) before",
+        "after",
+        "test_clean before",
+        "after",
+    ]
+    lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for model in args.models:
+        before, after = (
+            load_result(
+                args.exp_dir / f"asr_{name}", args.data_dir, args.test_sets, args.mode, name
+            )
+            for name in (model, f"{model}_st")
+        )
+        if before is None or after is None:
+            sys.exit(f"table: {model} or {model}_st is not decoded in {args.mode}")
+        cells = [f"{level['wer']:.1f}" for level in scores[model]["levels"]]
+        cells += [f"{average_wer(before.per_set):.1f}", f"{average_wer(after.per_set):.1f}"]
+        clean = [r.per_set.get("test_clean") for r in (before, after)]
+        cells += [f"{errors.wer:.1f}" if errors else "" for errors in clean]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    write_text_atomically(args.output, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    actions = parser.add_subparsers(dest="action", required=True)
+    scoring = actions.add_parser("score", help="pseudo-label WER per filtering level")
+    scoring.add_argument("--work_dir", type=Path, required=True, help="bin/pseudo_label's")
+    scoring.add_argument("--truth", type=Path, required=True, help="the pool's Kaldi text")
+    scoring.add_argument("--confidence", default="both", help="bin/pseudo_label --confidence")
+    scoring.add_argument("--keep_fractions", type=float, nargs="+", default=[1.0, 0.8, 0.5])
+    scoring.add_argument("--output", type=Path, required=True)
+    joining = actions.add_parser("combine", help="join Kaldi data dirs")
+    joining.add_argument("--output", type=Path, required=True)
+    joining.add_argument("inputs", type=Path, nargs="+")
+    table = actions.add_parser("table", help="the self-training section of RESULTS.md")
+    table.add_argument("--exp_dir", type=Path, required=True)
+    table.add_argument("--data_dir", type=Path, required=True)
+    table.add_argument("--models", nargs="+", required=True)
+    table.add_argument("--test_sets", nargs="+", required=True)
+    table.add_argument("--mode", default="ctc_lexicon_lm")
+    table.add_argument("--command", default="./run.sh --self_train true")
+    table.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
+    {"score": score_pseudo_labels, "combine": combine, "table": write_table}[args.action](args)
+
+
+if __name__ == "__main__":
+    main()
