@@ -21,7 +21,7 @@ import torch
 from common import interleaved_medians, markdown_table, ratio, write_report
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
-from espnet_omnirouter.legacy_nets import (
+from espnet_omnirouter.utils.legacy_nets import (
     PositionwiseFeedForward,
 )
 

@@ -8,21 +8,20 @@ from typing import Dict, Iterator, Set, Tuple
 PACKAGE = Path(__file__).resolve().parents[1] / "espnet_omnirouter"
 # The parts of the package each part may import (besides itself). A part is a subpackage,
 # or a top-level module: ``__init__`` (the package itself, which registers the plugin
-# through ``registration``), ``registration``, ``legacy_nets`` (ESPnet's network modules,
-# wherever the installed ESPnet keeps them). The bottom: ``utils``, ``legacy_nets`` and
-# ``runtime`` (torch-free and standalone: an export dir carries a copy of it).
+# through ``registration``) and ``registration``. The bottom: ``utils`` (with
+# ``utils.legacy_nets``, ESPnet's network modules wherever the installed ESPnet keeps them)
+# and ``runtime`` (torch-free and standalone: an export dir carries a copy of it).
 ALLOWED: Dict[str, Set[str]] = {
     "utils": set(),
-    "legacy_nets": set(),
     "runtime": set(),
-    "layers": {"utils", "legacy_nets"},
+    "layers": {"utils"},
     "lm": {"utils"},
     "data": {"utils", "runtime"},
     "corpora": {"data", "utils"},
     "scoring": {"layers", "utils"},
     "analysis": {"layers", "utils"},
     "train": {"data", "layers", "utils"},
-    "asr": {"layers", "legacy_nets", "runtime", "utils"},
+    "asr": {"layers", "runtime", "utils"},
     "registration": {"asr", "utils"},
     "__init__": {"registration"},
     "export": {"asr", "layers", "runtime", "utils"},

@@ -152,7 +152,7 @@ def test_wheel_asks_for_ranges_and_python_without_upper_bound(wheel):
 
 def test_wheel_ships_the_package_and_runs_nothing_at_start_up(wheel):
     names = wheel.namelist()
-    assert "espnet_omnirouter/legacy_nets.py" in names
+    assert "espnet_omnirouter/utils/legacy_nets.py" in names
     assert "_espnet_omnirouter_hint.py" in names
     assert not [n for n in names if n.endswith(".pth")]
     assert not [n for n in names if n.startswith(("tests/", "egs/", "tools/"))]

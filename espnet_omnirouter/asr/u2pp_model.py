@@ -7,7 +7,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
 from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel
-from espnet_omnirouter.legacy_nets import add_sos_eos
+from espnet_omnirouter.utils.legacy_nets import add_sos_eos
 
 
 def reverse_padded(ys_pad: torch.Tensor, ys_lens: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from espnet2.tasks.asr import ASRTask
 
 from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
 from espnet_omnirouter.asr.u2pp_model import U2ppASRModel, reverse_padded
-from espnet_omnirouter.legacy_nets import add_sos_eos, pad_list
+from espnet_omnirouter.utils.legacy_nets import add_sos_eos, pad_list
 
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
 MOE = {"type": "u2pp", "num_experts": 2}

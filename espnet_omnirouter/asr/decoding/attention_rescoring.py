@@ -4,7 +4,7 @@ from typing import List, Sequence, Tuple
 
 import torch
 
-from espnet_omnirouter.legacy_nets import add_sos_eos, pad_list
+from espnet_omnirouter.utils.legacy_nets import add_sos_eos, pad_list
 
 IGNORE_ID = -1
 

@@ -16,7 +16,7 @@ from espnet_omnirouter.asr.decoding.batch_search import (
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
-from espnet_omnirouter.legacy_nets import TooShortUttError
+from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 
 # Modes that share one batched encoder pass; "beam" (ESPnet's attention + CTC beam search)
 # and "streaming" (chunk by chunk, from audio) decode one utterance at a time.

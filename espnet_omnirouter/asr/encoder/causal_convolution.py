@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from espnet_omnirouter.legacy_nets import ConvolutionModule
+from espnet_omnirouter.utils.legacy_nets import ConvolutionModule
 
 
 class CausalConvolutionModule(ConvolutionModule):

@@ -2,7 +2,7 @@
 
 import torch
 
-from espnet_omnirouter.legacy_nets import (
+from espnet_omnirouter.utils.legacy_nets import (
     LegacyRelPositionMultiHeadedAttention,
 )
 

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import torch
 
 from espnet_omnirouter.asr.encoder.causal_convolution import CausalConvolutionModule
-from espnet_omnirouter.legacy_nets import EncoderLayer
+from espnet_omnirouter.utils.legacy_nets import EncoderLayer
 
 
 class ChunkConformerLayer(EncoderLayer):

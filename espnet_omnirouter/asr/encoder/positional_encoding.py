@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from espnet_omnirouter.legacy_nets import LegacyRelPositionalEncoding
+from espnet_omnirouter.utils.legacy_nets import LegacyRelPositionalEncoding
 
 
 class StatelessRelPositionalEncoding(torch.nn.Module):

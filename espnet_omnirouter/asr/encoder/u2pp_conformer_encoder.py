@@ -14,7 +14,7 @@ from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEnco
 from espnet_omnirouter.asr.encoder.positional_encoding import StatelessRelPositionalEncoding
 from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
 from espnet_omnirouter.layers.moe.config import MoEConfigError
-from espnet_omnirouter.legacy_nets import TooShortUttError
+from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 
 # Per layer: attention inputs of the cached frames (#batch, cache_time, size) and the
 # convolution cache (#batch, size, kernel_size - 1).

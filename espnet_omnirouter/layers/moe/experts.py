@@ -14,7 +14,7 @@ from espnet_omnirouter.layers.moe.grouped_linear import (
     grouped_mm_linear,
     loop_grouped_linear,
 )
-from espnet_omnirouter.legacy_nets import PositionwiseFeedForward
+from espnet_omnirouter.utils.legacy_nets import PositionwiseFeedForward
 
 
 def espnet_init_in_progress() -> str:

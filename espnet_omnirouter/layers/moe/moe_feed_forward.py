@@ -15,7 +15,7 @@ from espnet_omnirouter.layers.moe.losses import (
     router_z_loss,
 )
 from espnet_omnirouter.layers.moe.router import Router, RoutingDecision
-from espnet_omnirouter.legacy_nets import (
+from espnet_omnirouter.utils.legacy_nets import (
     PositionwiseFeedForward,
 )
 

@@ -6,7 +6,7 @@ from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from espnet_omnirouter.asr.decoder.moe_transformer_decoder import MoETransformerDecoder
 from espnet_omnirouter.layers.moe.config import MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
-from espnet_omnirouter.legacy_nets import BatchBeamSearch
+from espnet_omnirouter.utils.legacy_nets import BatchBeamSearch
 
 VOCAB, DIM = 7, 16
 SOS = EOS = VOCAB - 1

@@ -6,7 +6,7 @@ import torch
 
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
-from espnet_omnirouter.legacy_nets import TooShortUttError
+from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def test_chunks_with_cache_equal_one_pass():
 
 
 def test_same_parameters_as_espnets_convolution_module():
-    from espnet_omnirouter.legacy_nets import ConvolutionModule
+    from espnet_omnirouter.utils.legacy_nets import ConvolutionModule
 
     reference = ConvolutionModule(8, 5, torch.nn.SiLU(), bias=True)
     assert module().state_dict().keys() == reference.state_dict().keys()

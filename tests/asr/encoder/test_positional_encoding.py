@@ -7,7 +7,7 @@ from espnet_omnirouter.asr.encoder.positional_encoding import (
     StatelessRelPositionalEncoding,
     make_positions_stateless,
 )
-from espnet_omnirouter.legacy_nets import Conv2dSubsampling, LegacyRelPositionalEncoding
+from espnet_omnirouter.utils.legacy_nets import Conv2dSubsampling, LegacyRelPositionalEncoding
 
 
 def test_equals_espnets_table_inside_it_and_extends_the_formula_beyond():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
-from espnet_omnirouter.legacy_nets import (
+from espnet_omnirouter.utils.legacy_nets import (
     Conv2dSubsampling,
     Conv2dSubsampling2,
     Conv2dSubsampling6,

@@ -10,7 +10,7 @@ from espnet2.torch_utils.initialize import initialize
 from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
 from espnet_omnirouter.layers.moe.experts import StackedExperts, espnet_init_in_progress
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
-from espnet_omnirouter.legacy_nets import PositionwiseFeedForward
+from espnet_omnirouter.utils.legacy_nets import PositionwiseFeedForward
 
 D, H, E = 32, 512, 3
 # The installed ESPnet's ``init`` choices (202609 and later list them; "chainer" is gone).
