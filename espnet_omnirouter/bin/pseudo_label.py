@@ -70,21 +70,26 @@ import soundfile
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.batch_search import encode, load_speech2text
+from espnet_omnirouter.asr.decoding.batch_search import encode
 from espnet_omnirouter.asr.decoding.confidence import (
     CONFIDENCES,
     combine,
     ctc_confidence,
     word_agreement,
 )
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import (
     ENCODER_MODES,
     Decoding,
     decode_encoded,
     make_decoding,
 )
-from espnet_omnirouter.bin.transcribe import EXIT_BAD_AUDIO, EXIT_BAD_MODEL, names_a_path
+from espnet_omnirouter.bin.transcribe import (
+    EXIT_BAD_AUDIO,
+    EXIT_BAD_MODEL,
+    MissingLMError,
+    load_for_decoding,
+    names_a_path,
+)
 from espnet_omnirouter.data.format_data_dir import read_recording, usable_in_place
 from espnet_omnirouter.data.kaldi_dir import (
     DataDirError,
@@ -99,7 +104,7 @@ from espnet_omnirouter.runtime.transcribe import unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
-from espnet_omnirouter.utils.model_files import ModelError, resolve_model
+from espnet_omnirouter.utils.model_files import ModelError
 
 EXIT_BAD_INPUT = 2
 AUDIO_EXTENSIONS = {  # of the files taken from a folder
@@ -545,26 +550,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_AUDIO
 
     try:
-        model = resolve_model(
-            str(Path(args.model).expanduser()) if names_a_path(args.model) else args.model,
-            args.model_file, args.cache_dir,
+        model, speech2text, mode, lm_dir, lexicon_decoder = load_for_decoding(
+            args.model, args.model_file, args.cache_dir, args.mode, args.lm_dir, 1,
+            beam_size=args.lexicon_beam_size, lm_weight=args.lm_weight,
+            word_score=args.word_score,
         )  # fmt: skip
-        lm_dir = args.lm_dir or model.lm_dir
-        mode = args.mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
-        if mode == "ctc_lexicon_lm" and lm_dir is None:
-            parser.error("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
-        speech2text = load_speech2text(model.config, model.checkpoint, 1)
-        lexicon_decoder = (
-            CTCLexiconDecoder(
-                speech2text.asr_model.token_list,
-                lm_dir,
-                args.lexicon_beam_size,
-                args.lm_weight,
-                args.word_score,
-            )  # fmt: skip
-            if mode == "ctc_lexicon_lm"
-            else None
-        )
+    except MissingLMError as error:
+        parser.error(str(error))
     except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
         print(f"pseudo_label: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL

@@ -30,7 +30,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 
@@ -42,7 +42,7 @@ from espnet_omnirouter.runtime.audio import AudioError, load_audio
 from espnet_omnirouter.runtime.transcribe import Transcripts, report_too_short, unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
-from espnet_omnirouter.utils.model_files import ModelError, resolve_model
+from espnet_omnirouter.utils.model_files import ModelError, ResolvedModel, resolve_model
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
@@ -53,6 +53,46 @@ def names_a_path(model: str) -> bool:
     """Whether ``--model`` is meant as a file or dir rather than a zoo / Hub id
     (``owner/name``): it is absolute, starts with ``.`` or ``~``, or names an archive."""
     return model.startswith(("/", ".", "~")) or model.endswith(ARCHIVE_SUFFIXES)
+
+
+class MissingLMError(ValueError):
+    """``ctc_lexicon_lm`` asked for, and no LM given or packed with the model."""
+
+
+def load_for_decoding(
+    model: str,
+    model_file: Optional[str],
+    cache_dir: Optional[Path],
+    mode: Optional[str],
+    lm_dir: Optional[Path],
+    beam_size: int,
+    **lexicon_options: Any,
+) -> Tuple[ResolvedModel, Any, str, Optional[Path], Optional[CTCLexiconDecoder]]:
+    """``--model`` (a dir, archive or zoo / Hub id) loaded for decoding in ``mode``.
+
+    ``mode`` defaults to ``ctc_lexicon_lm`` where an LM is given (``lm_dir``) or packed with
+    the model, else ``ctc_greedy``; ``lexicon_options`` go to ``CTCLexiconDecoder``.
+    Returns the model's files, its Speech2Text, the mode, the LM dir and the lexicon decoder
+    (None unless ``ctc_lexicon_lm``).
+
+    Raises:
+        MissingLMError: ``ctc_lexicon_lm`` without an LM.
+        ModelError, OSError, ImportError, RuntimeError, ValueError: the model cannot load.
+    """
+    resolved = resolve_model(
+        str(Path(model).expanduser()) if names_a_path(model) else model, model_file, cache_dir
+    )
+    lm_dir = lm_dir or resolved.lm_dir
+    mode = mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
+    if mode == "ctc_lexicon_lm" and lm_dir is None:
+        raise MissingLMError("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
+    speech2text = load_speech2text(resolved.config, resolved.checkpoint, beam_size)
+    lexicon_decoder = (
+        CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir, **lexicon_options)
+        if mode == "ctc_lexicon_lm"
+        else None
+    )
+    return resolved, speech2text, mode, lm_dir, lexicon_decoder
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -84,20 +124,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_MODEL
 
     try:
-        model = resolve_model(
-            str(Path(args.model).expanduser()) if names_a_path(args.model) else args.model,
-            args.model_file, args.cache_dir,
-        )  # fmt: skip
-        lm_dir = args.lm_dir or model.lm_dir
-        mode = args.mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
-        if mode == "ctc_lexicon_lm" and lm_dir is None:
-            parser.error("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
-        speech2text = load_speech2text(model.config, model.checkpoint, args.beam_size)
-        lexicon_decoder = (
-            CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir)
-            if mode == "ctc_lexicon_lm"
-            else None
+        _, speech2text, mode, _, lexicon_decoder = load_for_decoding(
+            args.model, args.model_file, args.cache_dir, args.mode, args.lm_dir, args.beam_size
         )
+    except MissingLMError as error:
+        parser.error(str(error))
     except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
         print(f"transcribe: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
