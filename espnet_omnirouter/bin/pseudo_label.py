@@ -552,8 +552,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         model, speech2text, mode, lm_dir, lexicon_decoder = load_for_decoding(
             args.model, args.model_file, args.cache_dir, args.mode, args.lm_dir, 1,
-            beam_size=args.lexicon_beam_size, lm_weight=args.lm_weight,
-            word_score=args.word_score,
+            {"beam_size": args.lexicon_beam_size, "lm_weight": args.lm_weight,
+             "word_score": args.word_score},
         )  # fmt: skip
     except MissingLMError as error:
         parser.error(str(error))

@@ -30,7 +30,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -66,12 +66,13 @@ def load_for_decoding(
     mode: Optional[str],
     lm_dir: Optional[Path],
     beam_size: int,
-    **lexicon_options: Any,
+    lexicon_options: Optional[Dict[str, Any]] = None,
 ) -> Tuple[ResolvedModel, Any, str, Optional[Path], Optional[CTCLexiconDecoder]]:
     """``--model`` (a dir, archive or zoo / Hub id) loaded for decoding in ``mode``.
 
     ``mode`` defaults to ``ctc_lexicon_lm`` where an LM is given (``lm_dir``) or packed with
-    the model, else ``ctc_greedy``; ``lexicon_options`` go to ``CTCLexiconDecoder``.
+    the model, else ``ctc_greedy``; ``lexicon_options`` (its beam_size, lm_weight,
+    word_score) go to ``CTCLexiconDecoder``; ``beam_size`` is Speech2Text's.
     Returns the model's files, its Speech2Text, the mode, the LM dir and the lexicon decoder
     (None unless ``ctc_lexicon_lm``).
 
@@ -88,7 +89,7 @@ def load_for_decoding(
         raise MissingLMError("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
     speech2text = load_speech2text(resolved.config, resolved.checkpoint, beam_size)
     lexicon_decoder = (
-        CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir, **lexicon_options)
+        CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir, **(lexicon_options or {}))
         if mode == "ctc_lexicon_lm"
         else None
     )
