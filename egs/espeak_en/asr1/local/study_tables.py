@@ -94,6 +94,10 @@ def comparison_lines(
             BOOTSTRAP_SAMPLES,
         )
         verdict = "better" if high < 0 else "worse" if low > 0 else "no significant difference"
+        single = [name for name, runs in ((system, system_runs), (baseline, base_runs))
+                  if len(runs) < 2]  # fmt: skip
+        if single:  # one run's interval says nothing of its training randomness
+            verdict += f" (not conclusive: one seed of {' and '.join(single)})"
         per_seed = []
         for system_run in system_runs:
             for base_run in base_runs:
