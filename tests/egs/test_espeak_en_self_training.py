@@ -57,5 +57,6 @@ def test_self_training_stage_labels_the_pool_retrains_and_compares(tmp_path):
     results = (tmp_path / "RESULTS.md").read_text()
     section = results[results.index("## Self-training on pseudo-labels") :]
     assert "| dense |" in section and "pseudo-label WER, top 50%" in section
+    assert "| dense | agreement |" in section and "| dense | oracle |" in section
     assert "- dense_st vs dense:" in results  # the bootstrap comparison of before and after
     assert "| dense_st |" in results  # in the tables of every test set

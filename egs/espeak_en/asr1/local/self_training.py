@@ -19,39 +19,65 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+import numpy as np
+
+from espnet_omnirouter.asr.decoding.confidence import CONFIDENCES
 from espnet_omnirouter.bin.pseudo_label import PLAN_FILE, read_records, select
 from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
 from espnet_omnirouter.scoring.bootstrap import average_wer
 from espnet_omnirouter.scoring.results_table import load_result
-from espnet_omnirouter.scoring.wer import read_kaldi_text, score
+from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
+
+ORACLE = "oracle"  # the utterances of lowest true WER first
 
 
 def score_pseudo_labels(args: argparse.Namespace) -> None:
-    """WER of the kept pseudo-labels against the truth at each --keep_fractions level."""
+    """WER of the kept pseudo-labels against the truth at each --keep_fractions level, for
+    the --confidence that filtered them, every other measure, and the oracle (the
+    utterances of lowest true WER kept first: what a perfect confidence would keep)."""
     plan = json.loads((args.work_dir / PLAN_FILE).read_text())
     records = read_records(args.work_dir, len(plan["shards"]))
     truth = read_kaldi_text(args.truth)
-    levels = []
-    for fraction in args.keep_fractions:
-        kept, _ = select(records, args.confidence, None, fraction)
-        references = {record["utt"]: truth[record["utt"]] for record in kept}
-        errors = score(references, {record["utt"]: record["text"] for record in kept})
-        levels.append(
-            {
-                "keep_fraction": fraction,
-                "utterances": len(kept),
-                "wer": round(errors.wer, 2),
-                "hours": round(sum(record["duration"] for record in kept) / 3600, 3),
-            }
-        )
-    result = {"pool": len(records), "confidence": args.confidence, "levels": levels}
+    errors = score({r["utt"]: truth[r["utt"]] for r in records},
+                   {r["utt"]: r["text"] for r in records})  # fmt: skip
+    true_wer = dict(zip(errors.utt_ids, errors.errors / np.maximum(errors.ref_words, 1)))
+    rankings = {
+        measure: [r["utt"] for r in select(records, measure, None, 1.0)[0]]
+        for measure in CONFIDENCES
+    }
+    # Ranked among the same utterances as the measures: those with a non-empty text.
+    rankings[ORACLE] = sorted(rankings[args.confidence], key=lambda utt: true_wer[utt])
+    by_measure = {
+        measure: [
+            level(ranking[: round(f * len(ranking))], f, errors, records)
+            for f in args.keep_fractions
+        ]  # fmt: skip
+        for measure, ranking in rankings.items()
+    }
+    result = {
+        "pool": len(records), "confidence": args.confidence,
+        "levels": by_measure[args.confidence], "by_confidence": by_measure,
+    }  # fmt: skip
     write_text_atomically(args.output, json.dumps(result, indent=1) + "\n")
-    for level in levels:
-        print(
-            f"[self_train] {args.work_dir.name}: keep {level['keep_fraction']:g}: "
-            f"{level['utterances']} utterances, pseudo-label WER {level['wer']:.1f}%"
-        )
+    for measure, levels in by_measure.items():
+        wers = ", ".join(f"top {x['keep_fraction']:.0%} {x['wer']:.1f}%" for x in levels)
+        print(f"[self_train] {args.work_dir.name}: pseudo-label WER by {measure}: {wers}")
+
+
+def level(
+    kept: List[str], fraction: float, errors: UtteranceErrors, records: List[Dict]
+) -> Dict[str, float]:
+    """The WER, size and hours of the kept utterances ``kept``."""
+    index = {utt: i for i, utt in enumerate(errors.utt_ids)}
+    rows = [index[utt] for utt in kept]
+    duration = {r["utt"]: r["duration"] for r in records}
+    return {
+        "keep_fraction": fraction,
+        "utterances": len(kept),
+        "wer": round(100 * errors.errors[rows].sum() / max(errors.ref_words[rows].sum(), 1), 2),
+        "hours": round(sum(duration[utt] for utt in kept) / 3600, 3),
+    }
 
 
 def read_table(path: Path) -> Dict[str, str]:
@@ -117,8 +143,28 @@ def write_table(args: argparse.Namespace) -> None:
         clean = [r.per_set.get("test_clean") for r in (before, after)]
         cells += [f"{errors.wer:.1f}" if errors else "" for errors in clean]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += confidence_table(scores, fractions)
     write_text_atomically(args.output, "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def confidence_table(scores: Dict[str, Dict], fractions: List[float]) -> List[str]:
+    """Pseudo-label WER per model, confidence measure and filtering level."""
+    lines = [
+        "",
+        "Pseudo-label WER (%) of the most confident share by each confidence measure of "
+        "`bin/pseudo_label` (the filter is `--confidence`, here "
+        f"`{next(iter(scores.values()))['confidence']}`); *{ORACLE}* keeps the utterances "
+        "of lowest true WER first: the reference a perfect confidence would reach.",
+        "",
+        "| model | confidence | " + " | ".join(f"top {f:.0%}" for f in fractions) + " |",
+        "|---|---|" + "---:|" * len(fractions),
+    ]
+    for model, result in scores.items():
+        for measure, levels in result["by_confidence"].items():
+            cells = " | ".join(f"{level['wer']:.1f}" for level in levels)
+            lines.append(f"| {model} | {measure} | {cells} |")
+    return lines
 
 
 def main() -> None:
