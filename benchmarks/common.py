@@ -66,7 +66,8 @@ def malloc_setting() -> str:
 
 
 def describe_machine(device: torch.device) -> str:
-    """One line: CPU model, threads, torch version, malloc, and the GPU when used."""
+    """One line: CPU model, threads, torch version, malloc, the GPU when used, and the
+    load from other processes (1-minute load average when the report is written)."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -79,7 +80,7 @@ def describe_machine(device: torch.device) -> str:
     )
     if device.type == "cuda":
         line += f", {torch.cuda.get_device_name(device)}"
-    return line
+    return line + f"; load average {os.getloadavg()[0]:.1f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -113,6 +114,16 @@ def write_report(section: str, title: str, body: str, device: torch.device) -> N
     temporary = BENCHMARKS_MD.with_suffix(".md.tmp")
     temporary.write_text(updated)
     temporary.replace(BENCHMARKS_MD)
+
+
+def onnx_session(model: bytes | str, threads: int):
+    """An ONNX Runtime CPU session of ``model`` (serialised graph or path) with ``threads``
+    intra-op threads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def ratio(value: float, baseline: float) -> str:

@@ -27,7 +27,14 @@ from typing import Callable, Dict, Iterator, Tuple
 import numpy as np
 import torch
 import yaml
-from common import REPO_ROOT, interleaved_medians, markdown_table, ratio, write_report
+from common import (
+    REPO_ROOT,
+    interleaved_medians,
+    markdown_table,
+    onnx_session,
+    ratio,
+    write_report,
+)
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
 from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
@@ -124,8 +131,6 @@ def all_experts_for_export(model: torch.nn.Module) -> Iterator[None]:
 
 def all_experts_encoder(speech2text, path: Path, threads: int):
     """ONNX Runtime session of the full-context encoder exported with all experts."""
-    import onnxruntime
-
     module = FullContextEncoder(speech2text.asr_model.encoder).eval()
     feats = torch.randn(1, 200, speech2text.asr_model.frontend.output_size())
     with all_experts_for_export(module), warnings.catch_warnings(), torch.no_grad():
@@ -135,9 +140,7 @@ def all_experts_encoder(speech2text, path: Path, threads: int):
             input_names=["feats", "feats_lens"], output_names=["encoder_out", "encoder_out_lens"],
             dynamic_axes={"feats": {1: "T"}, "encoder_out": {1: "T_out"}},
         )  # fmt: skip
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnx_session(str(path), threads)
 
 
 def encoder_run(session, feats: np.ndarray) -> Callable[[], None]:

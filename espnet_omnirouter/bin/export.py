@@ -14,8 +14,8 @@ attention and convolution caches as inputs and outputs), decoder.onnx (models wi
 attention decoders, for rescoring), frontend.npz, export.json, the sentencepiece model
 and a copy of the runtime; each graph is checked against the eager model. --int8 then
 quantises the graphs in place (int8 weights per output channel, 8-bit dynamic activations,
-MoE routers kept float32: ``export.quantize``): about 3x smaller, outputs no longer
-equal to the eager model's. Transcribe with
+MoE routers kept float32: ``export.quantize``): smaller graphs (1.8-2.5x for the default
+recipe's models), outputs no longer equal to the eager model's. Transcribe with
 ``python -m espnet_omnirouter.runtime.transcribe --model <output_dir> a.wav``.
 
 Exit status: 0 exported; 2 bad command line; 4 the model cannot be loaded; 5 the model

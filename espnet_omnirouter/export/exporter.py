@@ -70,7 +70,7 @@ def _log(message: str) -> None:
     print(f"[export] {message}", flush=True)
 
 
-def _onnx_export(
+def trace_to_onnx(
     module: torch.nn.Module,
     args: Tuple,
     path: Path,
@@ -348,7 +348,7 @@ def _export_encoder(encoder: torch.nn.Module, feat_size: int, output_dir: Path) 
     module = FullContextEncoder(encoder)
     path = output_dir / "encoder.onnx"
     example = _features([73, 61], feat_size, seed=0)
-    _onnx_export(
+    trace_to_onnx(
         module,
         tuple(torch.from_numpy(value) for value in example.values()),
         path,
@@ -368,7 +368,7 @@ def _export_encoder(encoder: torch.nn.Module, feat_size: int, output_dir: Path) 
 def _export_ctc(ctc: torch.nn.Module, size: int, output_dir: Path) -> ExportedGraph:
     _log("exporting the CTC head")
     module, path = CTCHead(ctc), output_dir / "ctc.onnx"
-    _onnx_export(
+    trace_to_onnx(
         module,
         (torch.randn(1, 7, size),),
         path,
@@ -403,7 +403,7 @@ def _export_chunk_encoder(
         torch.randn(att_cache.shape[0], 1, 8, att_cache.shape[-1]),
         torch.randn(cnn_cache.shape),
     )
-    _onnx_export(
+    trace_to_onnx(
         module,
         example,
         path,
@@ -465,6 +465,6 @@ def _export_decoder(
     axes = {"encoder_out": {1: "T"}, "hyps": {0: "N", 1: "L"}, "hyps_lens": {0: "N"}}
     axes.update({name: {0: "N", 1: "L"} for name in names[3:] + outputs})
     example = tuple(torch.from_numpy(value) for value in hyps(3, 6, seed=4).values())
-    _onnx_export(module, example, path, names, outputs, axes)
+    trace_to_onnx(module, example, path, names, outputs, axes)
     diff = _check("decoder", path, module, hyps(5, 9, seed=5))
     return ExportedGraph("decoder", path, diff)
