@@ -27,6 +27,16 @@ TINY_CONFORMER = dict(
     cnn_module_kernel=3,
 )
 
+# What shrinks a recipe config's Conformer encoder to about TINY_CONFORMER's size, for tiny runs
+# of a recipe (an epoch takes seconds instead of a minute): encoder_conf keys, and the same as
+# asr_train options.
+TINY_RECIPE_ENCODER = dict(
+    output_size=16, attention_heads=2, linear_units=24, num_blocks=2, cnn_module_kernel=3
+)
+TINY_RECIPE_ENCODER_ARGS = " ".join(
+    f"--encoder_conf {key}={value}" for key, value in TINY_RECIPE_ENCODER.items()
+)
+
 TINY_DECODER = dict(
     attention_heads=2,
     linear_units=24,

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import TINY_RECIPE_ENCODER_ARGS
 
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 
@@ -61,7 +62,7 @@ def test_tiny_run_through_every_stage(tmp_path):
         "--results_file",
         str(tmp_path / "RESULTS.md"),
         "--train_args",
-        "--max_epoch 2 --batch_size 8",
+        f"--max_epoch 2 --batch_size 8 {TINY_RECIPE_ENCODER_ARGS}",
         "--hf_repo",
         "tester/espeak_en_{model}",
         "--hf_dry_run",

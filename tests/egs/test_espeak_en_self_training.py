@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import TINY_RECIPE_ENCODER_ARGS
 
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 from espnet_omnirouter.scoring.wer import read_kaldi_text
@@ -23,7 +24,8 @@ def run_recipe(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
         "--results_file", str(tmp_path / "RESULTS.md"), "--figures_dir", str(tmp_path / "fig"),
         # A model that stays near its random initialisation emits tokens (a tiny trained one
         # emits only blanks here), so that some pool utterances get a pseudo-label.
-        "--train_args", "--max_epoch 1 --batch_size 8 --optim_conf lr=0.000001",
+        "--train_args",
+        f"--max_epoch 1 --batch_size 8 --optim_conf lr=0.000001 {TINY_RECIPE_ENCODER_ARGS}",
         "--num_pool", str(NUM_POOL),
         "--pl_keep_fraction", "0.5", *options,
     ]  # fmt: skip

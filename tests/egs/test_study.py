@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import TINY_RECIPE_ENCODER
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
 sys.path.insert(0, str(RECIPE / "local"))
@@ -99,9 +100,7 @@ def tiny_conf_dir(path: Path) -> Path:
     path.mkdir()
     for name in ("dense", "omni"):
         config = recipe_config(name)
-        config["encoder_conf"].update(
-            output_size=16, linear_units=24, num_blocks=2, cnn_module_kernel=3, attention_heads=2
-        )
+        config["encoder_conf"].update(TINY_RECIPE_ENCODER)
         (path / f"train_{name}.yaml").write_text(yaml.safe_dump(config))
     return path
 
