@@ -6,6 +6,7 @@ alike. Reports go to stdout and into a marked section of ``BENCHMARKS.md``, whic
 rerun replaces in place; each names its command, the date of the run and the machine.
 """
 
+import argparse
 import datetime
 import os
 import platform
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
 import torch
+
+from espnet_omnirouter.utils.model_config import training_args_from_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
@@ -124,6 +127,15 @@ def onnx_session(model: bytes | str, threads: int):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def random_weight_training_args(config: Path, vocab_size: int) -> argparse.Namespace:
+    """ESPnet's ASR training options of ``config`` for a model with random weights that
+    ``Speech2Text`` can load: ``vocab_size`` placeholder char tokens, no BPE model, no
+    feature normalisation (``training_args_from_config``)."""
+    args = training_args_from_config(config, vocab_size)
+    vars(args).update(token_type="char", bpemodel=None)
+    return args
 
 
 def ratio(value: float, baseline: float) -> str:

@@ -32,6 +32,7 @@ from common import (
     interleaved_medians,
     markdown_table,
     onnx_session,
+    random_weight_training_args,
     ratio,
     write_report,
 )
@@ -58,15 +59,11 @@ def prepare(config: Path, workdir: Path, num_experts: int | None = None):
     ``Speech2Text`` (char tokens, no feature normalisation)."""
     from espnet2.tasks.asr import ASRTask
 
-    args = ASRTask.get_parser().parse_args([])
-    vars(args).update(yaml.safe_load(config.read_text()))
+    args = random_weight_training_args(config, VOCAB_SIZE)
     if num_experts is not None:
         for part in ("encoder_conf", "decoder_conf"):
             if "moe_conf" in getattr(args, part, {}):
                 getattr(args, part)["moe_conf"]["num_experts"] = num_experts
-    args.token_list = ["<blank>", "<unk>"] + [f"t{i}" for i in range(VOCAB_SIZE - 3)]
-    args.token_list.append("<sos/eos>")
-    vars(args).update(token_type="char", bpemodel=None, normalize=None, input_size=None)
     torch.manual_seed(0)
     model = ASRTask.build_model(args)
     workdir.mkdir(parents=True)

@@ -30,7 +30,14 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 import yaml
-from common import REPO_ROOT, interleaved_medians, markdown_table, ratio, write_report
+from common import (
+    REPO_ROOT,
+    interleaved_medians,
+    markdown_table,
+    random_weight_training_args,
+    ratio,
+    write_report,
+)
 from onnx_runtime import SAMPLE_RATE, eager_full, eager_streaming, runtime_streaming
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
@@ -44,13 +51,7 @@ MODES = ("full", "streaming")
 
 def write_config(name: str, directory: Path) -> Path:
     """ESPnet's training config of a paper-scale model (char tokens): <directory>/config.yaml."""
-    from espnet2.tasks.asr import ASRTask
-
-    args = ASRTask.get_parser().parse_args([])
-    vars(args).update(yaml.safe_load((CONF_DIR / f"train_u2pp_{name}.yaml").read_text()))
-    args.token_list = ["<blank>", "<unk>"] + [f"t{i}" for i in range(VOCAB_SIZE - 3)]
-    args.token_list.append("<sos/eos>")
-    vars(args).update(token_type="char", bpemodel=None, input_size=None)
+    args = random_weight_training_args(CONF_DIR / f"train_u2pp_{name}.yaml", VOCAB_SIZE)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.yaml").write_text(yaml.safe_dump(vars(args)))
     return directory / "config.yaml"

@@ -1,6 +1,7 @@
 """Build the ASR model that an ESPnet config file describes, without its data; find the
 files a config names wherever its experiment dir is."""
 
+import argparse
 import contextlib
 import os
 import tempfile
@@ -24,14 +25,16 @@ def frontend_sample_rate(
     return int(humanfriendly.parse_size(fs)) if isinstance(fs, str) else fs
 
 
-def build_model_from_config(
+def training_args_from_config(
     config: Path, vocab_size: int = 50, input_size: Optional[int] = None
-) -> torch.nn.Module:
-    """Build the model a training config (or an experiment's config.yaml) describes.
+) -> argparse.Namespace:
+    """ASRTask's options for building the model a training config (or an experiment's
+    config.yaml) describes, without its data.
 
     The config's values overlay ASRTask's defaults, as ESPnet's own loader does for
     experiment configs; without a token list in the config, ``vocab_size``
-    placeholder tokens are used. The plugin must be imported (registered) first.
+    placeholder tokens are used; no feature normalisation (it has no parameters and may
+    need a stats file).
     """
     from espnet2.tasks.asr import ASRTask
 
@@ -41,8 +44,18 @@ def build_model_from_config(
         args.token_list = ["<blank>", "<unk>"] + [f"t{i}" for i in range(vocab_size - 3)]
         args.token_list.append("<sos/eos>")
     args.input_size = input_size
-    args.normalize = None  # feature normalisation has no parameters and may need a stats file
-    return ASRTask.build_model(args)
+    args.normalize = None
+    return args
+
+
+def build_model_from_config(
+    config: Path, vocab_size: int = 50, input_size: Optional[int] = None
+) -> torch.nn.Module:
+    """Build the model a training config (or an experiment's config.yaml) describes, from
+    ``training_args_from_config``. The plugin must be imported (registered) first."""
+    from espnet2.tasks.asr import ASRTask
+
+    return ASRTask.build_model(training_args_from_config(config, vocab_size, input_size))
 
 
 def config_files(config: Mapping[str, Any]) -> Dict[Tuple[str, ...], str]:
