@@ -12,7 +12,11 @@ while [ $# -gt 0 ]; do
             exit 0 ;;
         --*)
             _name="${1#--}"; _name="${_name//-/_}"
-            if ! printf '%s\n' ${_option_names} | grep -qx "${_name}"; then
+            # A loop, not a pipe into grep -q: under pipefail, grep exiting at the first
+            # match can kill the writer with SIGPIPE: a known option refused on a busy machine.
+            _known=false
+            for _option in ${_option_names}; do [ "${_option}" = "${_name}" ] && _known=true; done
+            if [ "${_known}" = false ]; then
                 echo "$0: unknown option $1; options: $(printf -- '--%s ' ${_option_names})" >&2
                 exit 1
             fi
@@ -22,4 +26,4 @@ while [ $# -gt 0 ]; do
         *) echo "$0: unexpected argument '$1' (options are --name value)" >&2; exit 1 ;;
     esac
 done
-unset _name
+unset _name _option _known
