@@ -87,6 +87,7 @@ from espnet_omnirouter.bin.transcribe import (
     EXIT_BAD_AUDIO,
     EXIT_BAD_MODEL,
     MissingLMError,
+    input_sample_rate,
     load_for_decoding,
     names_a_path,
 )
@@ -103,7 +104,6 @@ from espnet_omnirouter.runtime.audio import AudioError, audio_duration, load_aud
 from espnet_omnirouter.runtime.transcribe import unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
-from espnet_omnirouter.utils.model_config import frontend_sample_rate
 from espnet_omnirouter.utils.model_files import ModelError
 
 EXIT_BAD_INPUT = 2
@@ -568,9 +568,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as error:
         parser.error(f"--mode {mode}: {error}")
     decoding.lexicon_decoder = lexicon_decoder
-    speech2text.asr_model.eval()
-    train_args = speech2text.asr_train_args
-    sample_rate = frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
+    sample_rate = input_sample_rate(speech2text)
 
     shards = make_shards(inputs.recordings, args.shard_seconds)
     plan = {

@@ -68,7 +68,8 @@ def load_for_decoding(
     beam_size: int,
     lexicon_options: Optional[Dict[str, Any]] = None,
 ) -> Tuple[ResolvedModel, Any, str, Optional[Path], Optional[CTCLexiconDecoder]]:
-    """``--model`` (a dir, archive or zoo / Hub id) loaded for decoding in ``mode``.
+    """``--model`` (a dir, archive or zoo / Hub id) loaded for decoding in ``mode``, in
+    eval mode.
 
     ``mode`` defaults to ``ctc_lexicon_lm`` where an LM is given (``lm_dir``) or packed with
     the model, else ``ctc_greedy``; ``lexicon_options`` (its beam_size, lm_weight,
@@ -88,12 +89,19 @@ def load_for_decoding(
     if mode == "ctc_lexicon_lm" and lm_dir is None:
         raise MissingLMError("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
     speech2text = load_speech2text(resolved.config, resolved.checkpoint, beam_size)
+    speech2text.asr_model.eval()
     lexicon_decoder = (
         CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir, **(lexicon_options or {}))
         if mode == "ctc_lexicon_lm"
         else None
     )
     return resolved, speech2text, mode, lm_dir, lexicon_decoder
+
+
+def input_sample_rate(speech2text: Any) -> int:
+    """The rate the model's frontend takes audio at (16 kHz unless its config says)."""
+    train_args = speech2text.asr_train_args
+    return frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -141,9 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as error:
         parser.error(f"--mode {mode}: {error}")
     decoding.lexicon_decoder = lexicon_decoder
-    speech2text.asr_model.eval()
-    train_args = speech2text.asr_train_args
-    sample_rate = frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
+    sample_rate = input_sample_rate(speech2text)
 
     transcripts, failed = Transcripts(), 0
     for utt_id, path in zip(unique_ids(args.audio), args.audio):
