@@ -2,6 +2,7 @@
 of a few study runs through the recipe's stages, with STUDY.md rebuilt from records alone."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import torch
 import yaml
 from conftest import TINY_RECIPE_ENCODER
 
-RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "egs" / "espeak_en" / "asr1"
 sys.path.insert(0, str(RECIPE / "local"))
 
 from study import tied_router_state  # noqa: E402
@@ -140,6 +142,27 @@ def test_tiny_study_records_and_tables_rebuilt_from_records(tmp_path):
     # The seed-1 model was trained with another seed than the seed-0 one.
     assert omni["training"]["epochs"] != records["omni_s0"]["training"]["epochs"]
 
+    # Speed of two of the trained models, measured by study.py speed in one run.
+    speed_command = (
+        "import study; "
+        "study.SPEED_GROUPS['equal_size'] = (('dense_s0', 'omni_s0'), 'ctc_greedy'); "
+        "study.main()"
+    )
+    speed = subprocess.run(
+        [sys.executable, "-c", speed_command, "speed", "--group", "equal_size",
+         "--exp_dir", str(tmp_path / "exp"), "--data_dir", str(tmp_path / "data"),
+         "--records_dir", str(tmp_path / "records"), "--utterances", "4",
+         "--train_batch_size", "2", "--rounds", "1"],
+        capture_output=True, text=True, cwd=RECIPE / "local",
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(RECIPE / "local")])},
+    )  # fmt: skip
+    assert speed.returncode == 0, speed.stderr[-3000:]
+    measured = json.loads((tmp_path / "records" / "speed_equal_size.json").read_text())
+    assert measured["baseline"] == "dense_s0"
+    for measure in ("rtf", "train_step_seconds"):
+        assert set(measured[measure]) == {"dense_s0", "omni_s0"}
+        assert all(value > 0 for value in measured[measure].values())
+
     # Tables from the records alone: the experiment dirs are gone.
     shutil.rmtree(tmp_path / "exp")
     rebuilt = subprocess.run(
@@ -153,5 +176,6 @@ def test_tiny_study_records_and_tables_rebuilt_from_records(tmp_path):
     assert "| omni | 0,1 |" in study and "| dense | 0 |" in study
     assert "**omni vs dense**" in study and "seeds (2 vs 1 runs) and utterances" in study
     assert "| omni, initialised | 1 |" in study and "| omni, trained | 2 |" in study
+    assert " s (1.00x) | " in study and "Decoding and training speed of the `equal_size`" in study
     assert "Not yet run: switch_s0" in study
     assert (tmp_path / "study" / "figures" / "wer_vs_experts.png").stat().st_size > 0

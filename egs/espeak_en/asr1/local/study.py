@@ -1,9 +1,10 @@
 """The study of run_study.sh: train the grid of study_grid.py with the recipe's stages,
-keep one record per model, measure decoding speed, and write STUDY.md from the records.
+keep one record per model, measure decoding and training speed, and write STUDY.md from
+the records.
 
     python local/study.py run --runs seeds experts    # train, decode, analyse, record
     python local/study.py record --runs dense_s0      # record an already trained model
-    python local/study.py speed --group u2pp          # decode RTF of a group in one run
+    python local/study.py speed --group u2pp          # decoding and training speed, one run
     python local/study.py tables                      # STUDY.md from study/records/*.json
 
 Runs that have a record are skipped, so an interrupted study continues where it stopped
@@ -15,12 +16,11 @@ import datetime
 import json
 import platform
 import shlex
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import torch
 import yaml
@@ -179,51 +179,44 @@ def run_study(args: argparse.Namespace) -> None:
 
 
 def measure_speed(args: argparse.Namespace) -> None:
-    """Decode RTF of a group's models at batch 1, interleaved round-robin in one run."""
-    from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
-    from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+    """Decode RTF and training step time of a group's models, measured in one run."""
+    from study_speed import SAMPLE_RATE
+    from study_speed import measure_speed as measure
+
     from espnet_omnirouter.data.audio_batches import read_waves
     from espnet_omnirouter.data.kaldi_dir import read_wav_scp
+    from espnet_omnirouter.scoring.wer import read_kaldi_text
 
     torch.set_num_threads(args.threads)
     names, mode = SPEED_GROUPS[args.group]
     runs = {run.name: run for run in study_runs()}
-    decodings = {}
-    for name in names:
-        model_dir = args.exp_dir / f"asr_{runs[name].tag}"
-        if (model_dir / "valid.loss.ave.pth").is_file():
-            speech2text = load_speech2text(
-                model_dir / "config.yaml", model_dir / "valid.loss.ave.pth", beam_size=1
-            )
-            decodings[name] = make_decoding(speech2text, [mode])
-    if len(decodings) < len(names):
+    model_dirs = {name: args.exp_dir / f"asr_{runs[name].tag}" for name in names}
+    if not all((model_dir / "valid.loss.ave.pth").is_file() for model_dir in model_dirs.values()):
         print(f"[study] speed {args.group}: not every model of {names} is trained yet; "
               "measure once they are", flush=True)  # fmt: skip
         return
-    wav_scp = read_wav_scp(args.data_dir / args.test_set)
-    utterances = sorted(wav_scp.items())[: args.utterances]
+    test_dir = args.data_dir / args.test_set
+    utterances = sorted(read_wav_scp(test_dir).items())[: args.utterances]
+    texts = read_kaldi_text(test_dir / "text")
     waves = read_waves(utterances)
-    audio_seconds = sum(len(wave) for wave in waves) / 16000
-    times: Dict[str, List[float]] = {name: [] for name in decodings}
-    for round_index in range(args.rounds + 1):  # round 0 warms up
-        for name, decoding in decodings.items():
-            start = time.perf_counter()
-            for wave in waves:
-                decode_waves(decoding, [wave])
-            if round_index:
-                times[name].append(time.perf_counter() - start)
-    rtf = {name: round(statistics.median(t) / audio_seconds, 5) for name, t in times.items()}
+    measured = measure(
+        model_dirs, mode, waves, [texts[utt] for utt, _ in utterances], args.train_batch_size,
+        args.rounds,
+    )  # fmt: skip
+    audio_seconds = sum(len(wave) for wave in waves) / SAMPLE_RATE
     speed = {
-        "group": args.group, "mode": mode, "baseline": next(iter(rtf)), "rtf": rtf,
+        "group": args.group, "mode": mode, "baseline": names[0], **measured,
         "command": command_line(), "date": datetime.date.today().isoformat(),
         "description": f"{mode}, batch 1, {len(waves)} {args.test_set} utterances "
-        f"({audio_seconds:.0f} s), median of {args.rounds} interleaved rounds, "
-        f"{args.threads} thread(s), {platform.machine()}",
+        f"({audio_seconds:.0f} s); training steps on {args.train_batch_size} of them; "
+        f"median of {args.rounds} interleaved rounds, {args.threads} thread(s), "
+        f"{platform.machine()}",
     }  # fmt: skip
     path = args.records_dir / f"speed_{args.group}.json"
     write_text_atomically(path, json.dumps(speed, indent=1) + "\n")
-    for name, value in rtf.items():
-        print(f"[study] {name}: RTF {value:.4f} ({value / rtf[speed['baseline']]:.2f}x)")
+    for name in names:
+        print(f"[study] {name}: decode RTF {speed['rtf'][name]:.4f}, training step "
+              f"{speed['train_step_seconds'][name]:.3f} s", flush=True)  # fmt: skip
 
 
 def write_tables(args: argparse.Namespace) -> None:
@@ -271,6 +264,9 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=40, help="speed: how many")
     parser.add_argument("--rounds", type=int, default=5, help="speed: timed rounds")
     parser.add_argument("--threads", type=int, default=1, help="speed: torch threads")
+    parser.add_argument(
+        "--train_batch_size", type=int, default=8, help="speed: utterances per training step"
+    )
     args = parser.parse_args()
     try:
         runs = select_runs(args.runs)

@@ -170,34 +170,35 @@ def experts_table(records: Dict[str, Record], by_model: Dict[str, List[Record]])
     return lines
 
 
-def hours(seconds: Optional[int]) -> str:
-    return "" if seconds is None else f"{seconds / 60:.0f} min"
-
-
-def speed_of(speed: Optional[dict], name: str) -> str:
-    if not speed or name not in speed["rtf"]:
+def speed_of(speed: Optional[dict], name: str, measure: str = "rtf") -> str:
+    """``measure`` ("rtf" or "train_step_seconds") of ``name`` in a speed record, and its
+    ratio to the record's baseline model."""
+    if not speed or name not in speed.get(measure, {}):
         return ""
-    base = speed["rtf"][speed["baseline"]]
-    return f"{speed['rtf'][name]:.4f} ({speed['rtf'][name] / base:.2f}x)"
+    value, base = speed[measure][name], speed[measure][speed["baseline"]]
+    return (
+        f"{value:.4f} ({value / base:.2f}x)"
+        if measure == "rtf"
+        else f"{value:.2f} s ({value / base:.2f}x)"
+    )
 
 
 def equal_size_table(records: Dict[str, Record], speed: Optional[dict]) -> List[str]:
     lines = [
         "| model | params (total / active) | average (LM) | average (greedy) | test_clean (LM) "
-        "| training time | decode RTF, one run (x dense) |",
+        "| training step, one run (x dense) | decode RTF, one run (x dense) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name in ("dense_s0", "dense_x4_s0", "switch_s0", "omni_s0"):
         record = records.get(name)
         if record is None:
             continue
-        training = record.get("training") or {}
         lines.append(
             f"| {model_of(record)} | {params(record)} | "
             f"{fmt(average_of(record, 'ctc_lexicon_lm'))} | "
             f"{fmt(average_of(record, 'ctc_greedy'))} | "
-            f"{fmt(clean_of(record, 'ctc_lexicon_lm'))} | {hours(training.get('seconds'))} | "
-            f"{speed_of(speed, model_of(record))} |"
+            f"{fmt(clean_of(record, 'ctc_lexicon_lm'))} | "
+            f"{speed_of(speed, name, 'train_step_seconds')} | {speed_of(speed, name)} |"
         )
     return lines
 
@@ -254,8 +255,8 @@ def u2pp_table(records: Dict[str, Record], speed: Optional[dict]) -> List[str]:
         "| model | change | params (total / active) | "
         + " | ".join(f"average, {m}" for m in modes)
         + " | test_clean, attention_rescoring | busiest expert's share, any layer "
-        "| decode RTF, one run (x u2pp_dense) |",
-        "|---|---|---|" + "---:|" * (len(modes) + 3),
+        "| training step, one run (x u2pp_dense) | decode RTF, one run (x u2pp_dense) |",
+        "|---|---|---|" + "---:|" * (len(modes) + 4),
     ]
     for name in ("u2pp_dense_s0", "u2pp_dense_x4_s0", "u2pp_moe_s0", "u2pp_moe_lb_s0",
                  "u2pp_omni_s0"):  # fmt: skip
@@ -269,7 +270,7 @@ def u2pp_table(records: Dict[str, Record], speed: Optional[dict]) -> List[str]:
             f"| {model_of(record)} | {record['run']['change'] or '-'} | {params(record)} | "
             + " | ".join(cells)
             + f" | {fmt(clean_of(record, 'attention_rescoring'))} | {busiest} | "
-            f"{speed_of(speed, model_of(record))} |"
+            f"{speed_of(speed, name, 'train_step_seconds')} | {speed_of(speed, name)} |"
         )
     return lines
 
@@ -332,7 +333,8 @@ def study_tables(
     for group, speed in sorted(speeds.items()):
         sections += [
             "",
-            f"Decode RTF of the `{group}` models, measured in one run: `{speed['command']}` "
+            f"Decoding and training speed of the `{group}` models, measured in one run: "
+            f"`{speed['command']}` "
             f"({speed['date']}; {speed['description']}).",
         ]
     return "\n".join(sections).replace("\n\n\n", "\n\n").strip() + "\n"
