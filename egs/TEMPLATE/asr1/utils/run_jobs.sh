@@ -28,7 +28,9 @@ tail -q -n +1 -F --pid="${pid}" "${logs[@]}" 2>/dev/null \
 wait "${pid}" && exit 0
 for job_log in "${logs[@]}"; do
     # run.pl ends a log with "# Ended (code N)", slurm.pl with "... with status N"
-    if ! tail -n 3 "${job_log}" 2>/dev/null | grep -qE '^# Ended \(code 0\)|with status 0$'; then
+    # grep reads from a process substitution, not a pipe: under pipefail, grep -q stopping at
+    # its match could end tail with SIGPIPE and count a finished job as failed.
+    if ! grep -qE '^# Ended \(code 0\)|with status 0$' < <(tail -n 3 "${job_log}" 2>/dev/null); then
         echo "--- the end of ${job_log}:" >&2
         tail -n 8 "${job_log}" >&2 || true
     fi
