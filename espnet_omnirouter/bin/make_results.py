@@ -40,6 +40,7 @@ from espnet_omnirouter.scoring.results_table import (
 )
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.stage_times import format_duration, read_stage_times
 
 MODE_DESCRIPTIONS = {
     "ctc_lexicon_lm": "CTC beam search over the training words with a word n-gram LM",
@@ -72,14 +73,13 @@ def machine_description() -> str:
 
 
 def stage_times_table(path: Path) -> List[str]:
-    """Wall time per stage from run.sh's ``stage<TAB>name<TAB>seconds`` lines."""
+    """Wall time per stage from run.sh's stage_times.tsv."""
     lines = ["| stage | step | wall time |", "|---|---|---:|"]
-    total = 0
-    for row in path.read_text().splitlines():
-        stage, name, seconds = row.split("\t")
-        total += int(seconds)
-        lines.append(f"| {stage} | {name} | {int(seconds) // 60}m{int(seconds) % 60:02d}s |")
-    lines.append(f"| | **total** | **{total // 60}m{total % 60:02d}s** |")
+    times = read_stage_times(path)
+    for time in times:
+        lines.append(f"| {time.stage} | {time.step} | {format_duration(time.seconds)} |")
+    total = format_duration(sum(time.seconds for time in times))
+    lines.append(f"| | **total** | **{total}** |")
     return lines
 
 

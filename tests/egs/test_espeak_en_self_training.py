@@ -3,6 +3,7 @@ scored against its withheld text, joined to the training set, and a model is ret
 decoded and compared with the one before."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -60,5 +61,9 @@ def test_self_training_stage_labels_the_pool_retrains_and_compares(tmp_path):
     section = results[results.index("## Self-training on pseudo-labels") :]
     assert "| dense |" in section and "pseudo-label WER, top 50%" in section
     assert "| dense | agreement |" in section and "| dense | oracle |" in section
+    wall_time = re.search(r"Wall time of the self-training stage .*; total (\d+)m(\d+)s", section)
+    assert wall_time and "dense: pseudo-labelling" in wall_time.group(0)
+    steps = [line.split("\t")[1] for line in (exp / "stage_times.tsv").read_text().splitlines()]
+    assert {"pool_data", "pseudo_label_dense", "train_dense_st", "decode_dense_st"} <= set(steps)
     assert "- dense_st vs dense:" in results  # the bootstrap comparison of before and after
     assert "| dense_st |" in results  # in the tables of every test set

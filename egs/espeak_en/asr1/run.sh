@@ -256,7 +256,9 @@ if run_stage export "ONNX export: ${models}"; then
 fi
 
 if [ "${self_train}" = true ] && run_stage self_train "self-training: ${models}"; then
+    start=${SECONDS}
     make_data  # the pool, if stage 1 ran without --self_train true
+    stage_done self_train pool_data "${start}"
     st_models=""
     for model in ${models}; do
         start=${SECONDS}

@@ -16,20 +16,24 @@ import argparse
 import datetime
 import json
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 
 from espnet_omnirouter.asr.decoding.confidence import CONFIDENCES
+from espnet_omnirouter.bin.make_results import machine_description
 from espnet_omnirouter.bin.pseudo_label import PLAN_FILE, read_records, select
 from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
 from espnet_omnirouter.scoring.bootstrap import average_wer
 from espnet_omnirouter.scoring.results_table import load_result
 from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
+from espnet_omnirouter.utils.stage_times import format_duration, read_stage_times
 
 ORACLE = "oracle"  # the utterances of lowest true WER first
+POOL_STEP = "pool_data"  # run.sh's stage_times.tsv step of the pool's synthesis
 
 
 def score_pseudo_labels(args: argparse.Namespace) -> None:
@@ -144,6 +148,7 @@ def write_table(args: argparse.Namespace) -> None:
         cells += [f"{errors.wer:.1f}" if errors else "" for errors in clean]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines += confidence_table(scores, fractions)
+    lines += wall_time_lines(args.exp_dir / "stage_times.tsv", args.models)
     write_text_atomically(args.output, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -165,6 +170,29 @@ def confidence_table(scores: Dict[str, Dict], fractions: List[float]) -> List[st
             cells = " | ".join(f"{level['wer']:.1f}" for level in levels)
             lines.append(f"| {model} | {measure} | {cells} |")
     return lines
+
+
+def wall_time_lines(stage_times: Path, models: List[str]) -> List[str]:
+    """Stage 12's wall time per step, summed over the run.sh invocations that ran it."""
+    spent: Dict[str, int] = defaultdict(int)
+    for time in read_stage_times(stage_times):
+        spent[time.step] += time.seconds
+    parts = [f"pool synthesis {format_duration(spent[POOL_STEP])}"]
+    total = spent[POOL_STEP]
+    for model in models:
+        steps = {
+            "pseudo-labelling": f"pseudo_label_{model}",
+            "retraining": f"train_{model}_st",
+            "decoding": f"decode_{model}_st",
+        }
+        total += sum(spent[step] for step in steps.values())
+        part = ", ".join(f"{what} {format_duration(spent[step])}" for what, step in steps.items())
+        parts.append(f"{model}: {part}")
+    return [
+        "",
+        f"Wall time of the self-training stage ({machine_description()}; "
+        f"`{stage_times.name}`): " + "; ".join(parts) + f"; total {format_duration(total)}.",
+    ]
 
 
 def main() -> None:

@@ -24,20 +24,15 @@ import yaml
 
 from espnet_omnirouter.analysis.training_log import read_training_log
 from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
+from espnet_omnirouter.utils.stage_times import read_stage_times
 
 RECORD_VERSION = 1
 
 
 def stage_seconds(exp_dir: Path, step: str) -> Optional[int]:
     """Seconds of the last ``step`` (e.g. ``train_omni``) in run.sh's stage_times.tsv."""
-    path = exp_dir / "stage_times.tsv"
-    seconds = None
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            _, name, value = line.split("\t")
-            if name == step:
-                seconds = int(value)
-    return seconds
+    times = read_stage_times(exp_dir / "stage_times.tsv")
+    return next((time.seconds for time in reversed(times) if time.step == step), None)
 
 
 def decodings(model_dir: Path, data_dir: Path) -> Dict[str, Dict[str, UtteranceErrors]]:
