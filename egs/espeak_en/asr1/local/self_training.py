@@ -190,8 +190,10 @@ def wall_time_lines(stage_times: Path, models: List[str]) -> List[str]:
         parts.append(f"{model}: {part}")
     return [
         "",
-        f"Wall time of the self-training stage ({machine_description()}; "
-        f"`{stage_times.name}`): " + "; ".join(parts) + f"; total {format_duration(total)}.",
+        f"Wall time of the self-training stage ({machine_description()}; `{stage_times}`, "
+        "summed over the run.sh invocations that ran each step): "
+        + "; ".join(parts)
+        + f"; total {format_duration(total)}.",
     ]
 
 
