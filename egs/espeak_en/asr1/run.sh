@@ -168,7 +168,7 @@ score_models() {  # MODELS [more --footer files before the reading]: -> ${result
         --decode_modes ${decode_modes} ${u2pp_decode_modes} "chunk${streaming_chunk_size}/streaming" \
         --output "${results_file}" --header local/results_header.md \
         "${footers[@]}" --footer local/results_reading.md \
-        --stage_times "${exp_dir}/stage_times.tsv" --command "$(cat "${exp_dir}/run_command.txt")" \
+        --stage_times "${exp_dir}/stage_times.tsv" --command "${invocation}" \
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
 }
@@ -288,7 +288,7 @@ if [ "${self_train}" = true ] && run_stage self_train "self-training: ${models}"
     # shellcheck disable=SC2086
     python local/self_training.py table --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
         --models ${models} --test_sets ${test_sets} --mode "${decode_modes%% *}" \
-        --command "$(cat "${exp_dir}/run_command.txt")" --output "${exp_dir}/self_training.md"
+        --command "${invocation}" --output "${exp_dir}/self_training.md"
     score_models "${models}${st_models}" "${exp_dir}/self_training.md"
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

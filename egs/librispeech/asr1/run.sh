@@ -132,7 +132,7 @@ if run_stage score "scoring -> ${results_file}"; then
         --decode_modes ${decode_modes} $(for m in ${decode_modes}; do echo "chunk${chunk_size}/${m}"; done) \
         --output "${results_file}" \
         --header local/results_header.md --stage_times "${exp_dir}/stage_times.tsv" \
-        --command "$(cat "${exp_dir}/run_command.txt")" \
+        --command "${invocation}" \
         2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
     stage_done score score "${start}"
