@@ -1,9 +1,14 @@
-"""Loss curves from ESPnet's training log (``exp/<model>/train.log``)."""
+"""Loss curves from ESPnet's training log (``exp/<model>/train.log``) and per-epoch
+means from its checkpoint (``exp/<model>/checkpoint.pth``)."""
 
+import datetime
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
+
+import torch
 
 EPOCH_LINE = re.compile(r"(\d+)epoch results: \[train\] (.*?), \[valid\] (.*)$")
 ITERATION_LINE = re.compile(r"(\d+)epoch:train:(\d+)-(\d+)batch: (.*)$")
@@ -47,3 +52,22 @@ def read_training_log(path: Path, statistic: str = "loss") -> TrainingCurves:
         elif match := EPOCH_LINE.search(line):
             epochs[int(match[1])] = {"train": _statistics(match[2]), "valid": _statistics(match[3])}
     return TrainingCurves(sorted(steps.items()), [epochs[e] for e in sorted(epochs)])
+
+
+def read_checkpoint_epochs(path: Path) -> List[Dict[str, Dict[str, float]]]:
+    """Per epoch the ``[train]`` and ``[valid]`` means that ESPnet's reporter keeps in
+    ``checkpoint.pth``: every epoch, also those of earlier runs that a resumed one
+    continued (its train.log has only its own), with ``time`` in seconds."""
+    reporter = torch.load(path, map_location="cpu", weights_only=False)["reporter"]
+    epochs = []
+    for epoch in sorted(reporter["stats"]):
+        phases: Dict[str, Dict[str, float]] = {}
+        for phase in ("train", "valid"):
+            phases[phase] = {}
+            for name, value in reporter["stats"][epoch].get(phase, {}).items():
+                if isinstance(value, datetime.timedelta):
+                    value = value.total_seconds()
+                if isinstance(value, numbers.Real):
+                    phases[phase][name] = float(value)
+        epochs.append(phases)
+    return epochs

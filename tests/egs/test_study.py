@@ -18,7 +18,8 @@ RECIPE = REPO / "egs" / "espeak_en" / "asr1"
 sys.path.insert(0, str(RECIPE / "local"))
 
 from study import tied_router_state  # noqa: E402
-from study_grid import GROUPS, select_runs, study_runs  # noqa: E402
+from study_grid import GROUPS, run_names_by_group, select_runs, study_runs  # noqa: E402
+from study_tables import study_tables  # noqa: E402
 
 import espnet_omnirouter  # noqa: E402,F401
 from espnet_omnirouter.layers.moe.parameter_count import count_parameters  # noqa: E402
@@ -95,6 +96,31 @@ def test_tied_router_init_loads_one_router_into_every_layer():
     weights = [m.linear.weight for m in model.modules() if isinstance(m, Router)]
     assert len(weights) == 12
     assert all(torch.equal(w, weights[0]) for w in weights)
+
+
+def u2pp_record(name: str, errors: list) -> dict:
+    """A U2++ study record of one test set of four 10-word utterances, in every U2++ mode."""
+    return {
+        "run": {"name": name, "seed": 0, "train": True, "change": ""},
+        "parameters": {"total": 13_000_000, "active": 5_000_000},
+        "references": {"test_clean": {"utt_ids": ["a", "b", "c", "d"], "ref_words": [10] * 4}},
+        "decoding": {
+            mode: {"errors": {"test_clean": errors}}
+            for mode in ("attention_rescoring", "ctc_prefix_beam_search", "chunk16/streaming")
+        },
+        "routing": None,
+    }
+
+
+def test_u2pp_table_compares_moe_with_dense_and_names_what_is_missing():
+    records = [u2pp_record("u2pp_dense_s0", [5, 5, 5, 5]), u2pp_record("u2pp_moe_s0", [4] * 4)]
+    study = study_tables(records, {}, run_names_by_group())
+    table = study[study.index("### 5. U2++") :]
+    assert "| u2pp_moe | - | 13.00M / 5.00M | 40.0 | 40.0 | 40.0 | 40.0 |" in table
+    assert "**u2pp_moe vs u2pp_dense**: -20.0% relative average WER" in table
+    assert "one seed of u2pp_moe and u2pp_dense" in table  # one run each: not conclusive
+    assert "u2pp_moe vs u2pp_dense_x4" not in table  # no record of u2pp_dense_x4 yet
+    assert "Not yet run: u2pp_dense_x4_s0 u2pp_moe_lb_s0 u2pp_omni_s0." in table
 
 
 def tiny_conf_dir(path: Path) -> Path:

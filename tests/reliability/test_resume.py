@@ -9,6 +9,7 @@ import pytest
 import tiny_asr
 import torch
 
+from espnet_omnirouter.analysis.training_log import read_checkpoint_epochs
 from espnet_omnirouter.train.checkpoints import atomic_torch_save, torch_save_atomically
 
 KILLER = Path(__file__).with_name("kill_at_forward.py")
@@ -63,6 +64,16 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tiny_workdir):
     assert_same_state(
         torch.load(resumed / "valid.loss.ave.pth"), torch.load(reference / "valid.loss.ave.pth")
     )
+    # The checkpoint's reporter has every epoch of the three runs, with their seconds.
+    epochs, reference_epochs = (
+        read_checkpoint_epochs(exp / "checkpoint.pth") for exp in (resumed, reference)
+    )
+    assert len(epochs) == 3 and all(epoch["train"]["time"] > 0 for epoch in epochs)
+    losses, reference_losses = (
+        [epoch[phase]["loss"] for epoch in run for phase in ("train", "valid")]
+        for run in (epochs, reference_epochs)
+    )
+    assert losses == pytest.approx(reference_losses)
 
 
 class Unpicklable:

@@ -24,7 +24,7 @@ from typing import Dict, Sequence
 
 import torch
 import yaml
-from study_grid import GROUPS, StudyRun, select_runs, study_runs
+from study_grid import StudyRun, run_names_by_group, select_runs, study_runs
 from study_records import build_record, code_revision
 from study_tables import plot_wer_against_experts, study_tables
 
@@ -229,9 +229,6 @@ def write_tables(args: argparse.Namespace) -> None:
         json.loads(path.read_text())["group"]: json.loads(path.read_text())
         for path in sorted(args.records_dir.glob("speed_*.json"))
     }
-    group_runs = {group: [] for group in GROUPS}
-    for run in study_runs():
-        group_runs[run.group].append(run.name)
     figure = args.output.parent / "study" / "figures" / "wer_vs_experts.png"
     plot_wer_against_experts(records, figure)
     reading = RECIPE / "local" / "study_reading.md"
@@ -239,7 +236,7 @@ def write_tables(args: argparse.Namespace) -> None:
         (RECIPE / "local" / "study_header.md").read_text().strip(),
         f"Tables written by `{command_line()}` from {len(records)} records "
         f"({datetime.date.today().isoformat()}).",
-        study_tables(records, speeds, group_runs).strip(),
+        study_tables(records, speeds, run_names_by_group()).strip(),
         *([reading.read_text().strip()] if reading.is_file() else []),
     ]
     write_text_atomically(args.output, "\n\n".join(parts) + "\n")

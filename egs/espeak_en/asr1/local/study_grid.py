@@ -128,6 +128,14 @@ def study_runs() -> List[StudyRun]:
     return runs
 
 
+def run_names_by_group() -> Dict[str, List[str]]:
+    """Every group's run names in study order (a group may have none yet)."""
+    names: Dict[str, List[str]] = {group: [] for group in GROUPS}
+    for run in study_runs():
+        names[run.group].append(run.name)
+    return names
+
+
 def select_runs(selection: Sequence[str]) -> List[StudyRun]:
     """Runs named in ``selection`` by run name or group name ("all": every run), in
     study order; an unknown name raises ValueError listing the known ones."""

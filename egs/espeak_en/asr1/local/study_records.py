@@ -7,7 +7,7 @@ tables of STUDY.md can be rebuilt without the experiment dirs (which are not com
     parameters   total and active per frame
     references   per test set: utterance ids and reference word counts (sorted ids)
     decoding     per mode: per test set the word errors of every utterance, and the RTF
-    training     per epoch ESPnet's [train] and [valid] means; wall seconds of training
+    training     per epoch ESPnet's [train] and [valid] means; seconds of training
     routing      per MoE layer: expert load, per-frame router entropy, entropy of the load;
                  L x L Cramér's V and NMI between layers; reassignment ablation WERs
     provenance   the command, date, machine and code revision that produced it
@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import yaml
 
-from espnet_omnirouter.analysis.training_log import read_training_log
+from espnet_omnirouter.analysis.training_log import read_checkpoint_epochs, read_training_log
 from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
 from espnet_omnirouter.utils.stage_times import read_stage_times
 
@@ -88,15 +88,25 @@ def routing_record(routing_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def training_record(model_dir: Path, exp_dir: Path, tag: str) -> Optional[Dict[str, Any]]:
-    """Per-epoch training and validation means from ESPnet's train.log, and wall time."""
-    log = model_dir / "train.log"
-    if not log.is_file():
+    """Per-epoch training and validation means and the training's seconds.
+
+    From ESPnet's checkpoint.pth where it is kept: every epoch, also of a run resumed
+    after a kill, and the seconds are the epochs' own (training and validation). Else
+    from train.log and the stage's wall time in stage_times.tsv.
+    """
+    checkpoint, log = model_dir / "checkpoint.pth", model_dir / "train.log"
+    if checkpoint.is_file():
+        epochs = read_checkpoint_epochs(checkpoint)
+        seconds = round(sum(e["train"].get("time", 0) + e["valid"].get("time", 0) for e in epochs))
+    elif log.is_file():
+        epochs = read_training_log(log).epochs
+        seconds = stage_seconds(exp_dir, f"train_{tag}")
+    else:
         return None
-    epochs = read_training_log(log).epochs
     finite = lambda values: {k: v for k, v in values.items() if math.isfinite(v)}  # noqa: E731
     return {
         "epochs": [{"train": finite(e["train"]), "valid": finite(e["valid"])} for e in epochs],
-        "seconds": stage_seconds(exp_dir, f"train_{tag}"),
+        "seconds": seconds,
     }
 
 

@@ -19,6 +19,14 @@ Record = dict
 CTC_MODES = ("ctc_lexicon_lm", "ctc_greedy")
 U2PP_MODES = ("attention_rescoring", "ctc_prefix_beam_search", "chunk16/streaming")
 BOOTSTRAP_SAMPLES = 2000
+# (system, baseline) pairs of tables 3 and 5, compared over seeds and utterances
+EQUAL_SIZE_PAIRS = (("dense_x4", "dense"), ("switch", "dense_x4"), ("omni", "dense_x4"))
+U2PP_PAIRS = (
+    ("u2pp_moe", "u2pp_dense"),
+    ("u2pp_moe", "u2pp_dense_x4"),
+    ("u2pp_moe_lb", "u2pp_moe"),
+    ("u2pp_omni", "u2pp_moe"),
+)
 
 
 def run_name(record: Record) -> str:
@@ -317,6 +325,8 @@ def study_tables(
         "",
         *equal_size_table(by_name, speeds.get("equal_size")),
         "",
+        *comparison_lines(by_model, EQUAL_SIZE_PAIRS, "ctc_lexicon_lm"),
+        "",
         *missing_line(by_name, group_runs["equal_size"]),
         "",
         "### 4. Routing controls (encoder MoE layers, all test sets)",
@@ -328,6 +338,8 @@ def study_tables(
         "### 5. U2++: WER (%) and decoding speed (seed 0)",
         "",
         *u2pp_table(by_name, speeds.get("u2pp")),
+        "",
+        *comparison_lines(by_model, U2PP_PAIRS, "attention_rescoring"),
         "",
         *missing_line(by_name, group_runs["u2pp"]),
     ]
