@@ -128,3 +128,15 @@ def test_tiny_run_through_every_stage(tmp_path):
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True
     )
     assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
+    # Resumed from its checkpoint, a training's log keeps the earlier run's epochs.
+    dense = tmp_path / "exp" / "asr_dense"
+    (dense / "valid.loss.ave.pth").unlink()
+    resumed = subprocess.run(
+        [*command, "--stage", "5", "--stop_stage", "5", "--models", "dense"],
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    log = (dense / "train.log").read_text()
+    assert "The training was resumed using" in log and not (dense / "train.earlier.log").exists()
+    assert re.findall(r"(\d)epoch results: \[train\]", log) == ["1", "2"]

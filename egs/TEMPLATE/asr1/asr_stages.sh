@@ -149,7 +149,7 @@ collect_stats() {  # STATS_DIR TRAIN_DIR DEV_DIR (after set_asr_data_args)
 train_models() {  # STATS_DIR (after set_asr_data_args)
     # Several GPUs: ESPnet's DDP, one process per GPU (its default is DataParallel, which
     # does not replicate the Omni-router's shared router).
-    local ddp_args=() model model_dir start stats_dir
+    local ddp_args=() model model_dir start stats_dir log earlier
     [ "${ngpu}" -gt 1 ] && ddp_args=(--multiprocessing_distributed true)
     stats_dir="$(realpath -m "$1")"
     for model in ${models}; do
@@ -161,15 +161,25 @@ train_models() {  # STATS_DIR (after set_asr_data_args)
         fi
         echo "training ${model} ($(config_of "${model}")): log ${model_dir}/train.log"
         mkdir -p "${model_dir}"
-        # --resume true: a killed run continues from its last complete epoch.
+        # --resume true: a killed run continues from its last complete epoch, and its log
+        # from the killed runs' (kept in train.earlier.log while it runs).
+        log="${model_dir}/train.log" earlier="${model_dir}/train.earlier.log"
+        if [ -f "${model_dir}/checkpoint.pth" ]; then
+            [ -f "${log}" ] && cat "${log}" >> "${earlier}"
+        else
+            rm -f "${earlier}"
+        fi
         # shellcheck disable=SC2086
-        utils/run_jobs.sh "${cuda_cmd} --gpu ${ngpu}" 1 "${model_dir}/train.log" train \
+        utils/run_jobs.sh "${cuda_cmd} --gpu ${ngpu}" 1 "${log}" train \
             python -m espnet_omnirouter.bin.asr_train "${asr_data_args[@]}" \
             --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true "${ddp_args[@]}" \
             --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
             --train_shape_file "$1/train/speech_shape" --train_shape_file "$1/train/text_shape" \
             --valid_shape_file "$1/valid/speech_shape" --valid_shape_file "$1/valid/text_shape" \
             --output_dir "${model_dir}" ${train_args}
+        if [ -f "${earlier}" ]; then
+            cat "${earlier}" "${log}" > "${log}.tmp" && mv "${log}.tmp" "${log}" && rm "${earlier}"
+        fi
         stage_done train "train_${model}" "${start}"
     done
 }
