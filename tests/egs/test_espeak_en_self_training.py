@@ -60,6 +60,8 @@ def test_self_training_stage_labels_the_pool_retrains_and_compares(tmp_path):
     results = (tmp_path / "RESULTS.md").read_text()
     section = results[results.index("## Self-training on pseudo-labels") :]
     assert "| dense |" in section and "pseudo-label WER, top 50%" in section
+    row = next(line for line in section.splitlines() if line.startswith("| dense |"))
+    assert re.search(r" \| [+-]\d+\.\d% \[[+-]\d+\.\d, [+-]\d+\.\d\] \| ", row)  # change, CI
     assert "| dense | agreement |" in section and "| dense | oracle |" in section
     wall_time = re.search(r"Wall time of the self-training stage .*; total (\d+)m(\d+)s", section)
     assert wall_time and "dense: pseudo-labelling" in wall_time.group(0)

@@ -289,6 +289,7 @@ if [ "${self_train}" = true ] && run_stage self_train "self-training: ${models}"
     python local/self_training.py table --exp_dir "${exp_dir}" --data_dir "${data_dir}" \
         --models ${models} --test_sets ${test_sets} --mode "${decode_modes%% *}" \
         --command "${invocation}" --output "${exp_dir}/self_training.md"
-    score_models "${models}${st_models}" "${exp_dir}/self_training.md"
+    score_models "${models}${st_models}" "${exp_dir}/self_training.md" \
+        local/self_training_reading.md
 fi
 echo "=== done ($(date '+%H:%M:%S'))"

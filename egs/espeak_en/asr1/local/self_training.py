@@ -26,7 +26,7 @@ from espnet_omnirouter.asr.decoding.confidence import CONFIDENCES
 from espnet_omnirouter.bin.make_results import machine_description
 from espnet_omnirouter.bin.pseudo_label import PLAN_FILE, read_records, select
 from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
-from espnet_omnirouter.scoring.bootstrap import average_wer
+from espnet_omnirouter.scoring.bootstrap import average_wer, relative_change_interval
 from espnet_omnirouter.scoring.results_table import load_result
 from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
 from espnet_omnirouter.utils.files import write_text_atomically
@@ -116,7 +116,9 @@ def write_table(args: argparse.Namespace) -> None:
         "model labels the untranscribed pool (`data/pool`: shifted voices, rates and noise) "
         "with `bin/pseudo_label`; the most confident share (`--pl_keep_fraction`) is added "
         "to the labelled training set and the model is trained again from scratch on both. "
-        "Pseudo-label WER is measured against the pool's withheld transcripts.",
+        "Pseudo-label WER is measured against the pool's withheld transcripts; the change of "
+        "the average WER is relative, with a paired bootstrap interval over the test "
+        "utterances (it does not cover training randomness).",
         "",
     ]
     scores = {
@@ -129,6 +131,7 @@ def write_table(args: argparse.Namespace) -> None:
         *(f"pseudo-label WER, top {f:.0%}" for f in fractions),
         f"average WER ({args.mode}) before",
         "after",
+        "change [95% CI]",
         "test_clean before",
         "after",
     ]
@@ -143,7 +146,12 @@ def write_table(args: argparse.Namespace) -> None:
         if before is None or after is None:
             sys.exit(f"table: {model} or {model}_st is not decoded in {args.mode}")
         cells = [f"{level['wer']:.1f}" for level in scores[model]["levels"]]
-        cells += [f"{average_wer(before.per_set):.1f}", f"{average_wer(after.per_set):.1f}"]
+        change, low, high = relative_change_interval(before.per_set, after.per_set)
+        cells += [
+            f"{average_wer(before.per_set):.1f}",
+            f"{average_wer(after.per_set):.1f}",
+            f"{change:+.1f}% [{low:+.1f}, {high:+.1f}]",
+        ]
         clean = [r.per_set.get("test_clean") for r in (before, after)]
         cells += [f"{errors.wer:.1f}" if errors else "" for errors in clean]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
