@@ -57,7 +57,7 @@ def read_training_log(path: Path, statistic: str = "loss") -> TrainingCurves:
 def read_checkpoint_epochs(path: Path) -> List[Dict[str, Dict[str, float]]]:
     """Per epoch the ``[train]`` and ``[valid]`` means that ESPnet's reporter keeps in
     ``checkpoint.pth``: every epoch, also those of earlier runs that a resumed one
-    continued (its train.log has only its own), with ``time`` in seconds."""
+    continued (a log written anew by each run has only its own), with ``time`` in seconds."""
     reporter = torch.load(path, map_location="cpu", weights_only=False)["reporter"]
     epochs = []
     for epoch in sorted(reporter["stats"]):
