@@ -58,7 +58,8 @@ def read_checkpoint_epochs(path: Path) -> List[Dict[str, Dict[str, float]]]:
     """Per epoch the ``[train]`` and ``[valid]`` means that ESPnet's reporter keeps in
     ``checkpoint.pth``: every epoch, also those of earlier runs that a resumed one
     continued (a log written anew by each run has only its own), with ``time`` in seconds."""
-    reporter = torch.load(path, map_location="cpu", weights_only=False)["reporter"]
+    # mmap: the model and optimizer tensors beside the reporter are not read
+    reporter = torch.load(path, map_location="cpu", weights_only=False, mmap=True)["reporter"]
     epochs = []
     for epoch in sorted(reporter["stats"]):
         phases: Dict[str, Dict[str, float]] = {}
