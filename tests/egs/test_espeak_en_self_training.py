@@ -12,6 +12,7 @@ from conftest import TINY_RECIPE_ENCODER_ARGS
 
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 from espnet_omnirouter.scoring.wer import read_kaldi_text
+from espnet_omnirouter.utils.stage_times import read_stage_times
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
 NUM_POOL = 12
@@ -65,7 +66,7 @@ def test_self_training_stage_labels_the_pool_retrains_and_compares(tmp_path):
     assert "| dense | agreement |" in section and "| dense | oracle |" in section
     wall_time = re.search(r"Wall time of the self-training stage .*; total (\d+)m(\d+)s", section)
     assert wall_time and "dense: pseudo-labelling" in wall_time.group(0)
-    steps = [line.split("\t")[1] for line in (exp / "stage_times.tsv").read_text().splitlines()]
+    steps = [time.step for time in read_stage_times(exp / "stage_times.tsv")]
     assert {"pool_data", "pseudo_label_dense", "train_dense_st", "decode_dense_st"} <= set(steps)
     assert "- dense_st vs dense:" in results  # the bootstrap comparison of before and after
     assert "| dense_st |" in results  # in the tables of every test set
