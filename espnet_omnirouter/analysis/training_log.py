@@ -12,6 +12,12 @@ import torch
 
 EPOCH_LINE = re.compile(r"(\d+)epoch results: \[train\] (.*?), \[valid\] (.*)$")
 ITERATION_LINE = re.compile(r"(\d+)epoch:train:(\d+)-(\d+)batch: (.*)$")
+# ``name=number``, ended by ", ", the line's end or the next name: ESPnet's reporter drops
+# the ", " before the statistic whose position equals the batch count of the log interval.
+# Values that are not numbers (``time=1 minute and 41.54 seconds``) are skipped.
+STATISTIC = re.compile(
+    r"([A-Za-z_]\w*)=([-+]?(?:\d+(?:\.\d*)?(?:e[-+]?\d+)?|nan|inf))(?=, |$|[A-Za-z_])"
+)
 
 
 @dataclass
@@ -24,14 +30,7 @@ class TrainingCurves:
 
 
 def _statistics(text: str) -> Dict[str, float]:
-    values = {}
-    for item in text.split(", "):
-        name, _, value = item.partition("=")
-        try:
-            values[name] = float(value)
-        except ValueError:  # e.g. time=1 minute and 41.54 seconds
-            continue
-    return values
+    return {name: float(value) for name, value in STATISTIC.findall(text)}
 
 
 def read_training_log(path: Path, statistic: str = "loss") -> TrainingCurves:

@@ -27,3 +27,12 @@ def test_a_resumed_epoch_replaces_the_interrupted_one(tmp_path):
     path.write_text("\n".join([*lines[:4], lines[3].replace("60.0", "61.0"), lines[4]]))
     curves = read_training_log(path, "loss_ctc")
     assert curves.train_steps[-1] == (54, 61.0) and len(curves.epochs) == 2
+
+
+def test_a_statistic_without_its_comma_is_still_read(tmp_path):
+    """ESPnet's reporter omits the ", " before the statistic at the batch count's index."""
+    path = tmp_path / "train.log"
+    path.write_text(LOG.replace("loss_ctc=139.5, loss=140.0", "loss_ctc=139.5loss=1.4e+02"))
+    curves = read_training_log(path, "loss")
+    assert curves.train_steps[0] == (18, 140.0)
+    assert read_training_log(path, "loss_ctc").train_steps[0] == (18, 139.5)
