@@ -4,7 +4,8 @@ Omni-router paper's table layout (Markdown).
 Usage:
     python -m espnet_omnirouter.bin.score_benchmarks --data_dir data \
         --benchmarks ami_ihm_test librispeech_test_clean ... \
-        --model exp/asr_dense:ctc_greedy --model exp/asr_omni --output RESULTS.md
+        --model exp/asr_dense:ctc_greedy --model exp/asr_omni --output RESULTS.md \
+        --command "./run.sh --models ..."
 
 References are <data_dir>/<benchmark>/text; hypotheses <model dir>/decode_ood/<mode>/
 <benchmark>/text (bin/decode's layout; a --model without :MODE is scored in the first,
@@ -16,6 +17,7 @@ get bootstrap confidence intervals of the relative change of the average WER.
 """
 
 import argparse
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -47,6 +49,7 @@ def main() -> None:
         "wrote); repeatable",
     )  # fmt: skip
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--command", help="the command that produced the results")
     args = parser.parse_args()
     setup_cli_logging()
     titles = benchmark_titles()
@@ -75,9 +78,12 @@ def main() -> None:
     sizes = ", ".join(
         f"{titles.get(name, name)} {len(results[0].per_set[name].utt_ids)}" for name in benchmarks
     )
+    scored = f"scored on {datetime.date.today().isoformat()}"
+    command = [f"Command: `{args.command}` ({scored})", ""] if args.command else []
     lines = [
         "# Out-of-domain benchmarks",
         "",
+        *command,
         "WER (%) per benchmark and their macro average, references and hypotheses normalised",
         "by Whisper's English text normaliser. Modes: "
         + ", ".join(modes)

@@ -95,4 +95,5 @@ def test_test_sets_are_formatted_decoded_and_scored(user_environment):
     assert "| meetings | reads | **average** |" in header
     assert next(line for line in table.splitlines() if line.startswith("| omni"))
     assert "Utterances: meetings 3, reads 2." in table
+    assert f"Command: `./run.sh --models {experiment} " in table  # the table names its command
     assert "Modes: ctc_greedy." in table  # the mode bin/decode chose for a CTC-only model

@@ -110,6 +110,6 @@ if run_stage score "score -> ${results_file}"; then
     # shellcheck disable=SC2046
     python -m espnet_omnirouter.bin.score_benchmarks --data_dir "${data_dir}" \
         --benchmarks $(benchmarks) "${specs[@]}" --output "${results_file}" \
-        2> "${exp_dir}/score_benchmarks.log" \
+        --command "${invocation}" 2> "${exp_dir}/score_benchmarks.log" \
         || { echo "scoring failed: see ${exp_dir}/score_benchmarks.log" >&2; exit 1; }
 fi
