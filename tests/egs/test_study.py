@@ -204,6 +204,8 @@ def test_tiny_study_records_and_tables_rebuilt_from_records(tmp_path):
     assert "| omni, initialised | 1 |" in study and "| omni, trained | 2 |" in study
     assert " s (1.00x) | " in study and "Decoding and training speed of the `equal_size`" in study
     # The speed command as run, less the records dir of the checkout that ran it.
+    speed_record = json.loads((tmp_path / "records" / "speed_equal_size.json").read_text())
+    assert "--records_dir" not in speed_record["command"]
     speed_line = next(line for line in study.splitlines() if line.startswith("Decoding and"))
     assert "speed --group equal_size --exp_dir" in speed_line and "--records_dir" not in speed_line
     assert "Not yet run: switch_s0" in study

@@ -158,7 +158,13 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    return "python local/study.py " + shlex.join(sys.argv[1:])
+    """This study.py command as records keep it: without ``--records_dir``, which names
+    wherever the checkout that ran it kept its records."""
+    words = sys.argv[1:]
+    if "--records_dir" in words:
+        index = words.index("--records_dir")
+        del words[index : index + 2]
+    return "python local/study.py " + shlex.join(words)
 
 
 def run_study(args: argparse.Namespace) -> None:

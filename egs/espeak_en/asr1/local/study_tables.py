@@ -4,7 +4,6 @@ One table per question (study_grid.GROUPS). A table shows the runs that have rec
 and names the runs still missing, so the study can be completed across several runs.
 """
 
-import shlex
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -347,20 +346,10 @@ def study_tables(
         sections += [
             "",
             f"Decoding and training speed of the `{group}` models, measured in one run: "
-            f"`{shown_command(speed['command'])}` "
+            f"`{speed['command']}` "
             f"({speed['date']}; {speed['description']}).",
         ]
     return "\n".join(sections).replace("\n\n\n", "\n\n").strip() + "\n"
-
-
-def shown_command(command: str) -> str:
-    """A recorded study.py command as this file shows it: without its ``--records_dir``,
-    which named wherever that checkout kept the records these tables are read from."""
-    words = shlex.split(command)
-    if "--records_dir" in words:
-        index = words.index("--records_dir")
-        del words[index : index + 2]
-    return shlex.join(words)
 
 
 def plot_wer_against_experts(records: Sequence[Record], path: Path) -> Optional[Path]:
