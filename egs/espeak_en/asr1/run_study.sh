@@ -7,7 +7,7 @@
 #   controls    routing of initialised models; switch with tied router initialisation
 #   u2pp        U2++ dense, MoE, dense of equal total size, MoE + load balancing, omni routers
 #
-#   ./run_study.sh                        # everything: ~20 models, ~20 min each on 2 CPU cores
+#   ./run_study.sh                        # everything: 22 models, ~20 min each on 2 CPU cores (U2++: ~40)
 #   ./run_study.sh --runs seeds           # one group (or run names, e.g. "omni_s1 omni_s2")
 #   ./run_study.sh --runs none            # only rebuild STUDY.md from study/records
 #

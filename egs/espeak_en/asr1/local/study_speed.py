@@ -80,6 +80,8 @@ def measure_speed(
             if round_index:  # round 0 warms up
                 decode_times[name].append(decoded)
                 step_times[name].append(stepped)
+        done = f"round {round_index}/{rounds}" if round_index else "warm-up round"
+        print(f"[study] speed: {done} of {len(models)} models done", flush=True)
     audio_seconds = sum(len(wave) for wave in waves) / SAMPLE_RATE
     return {
         "rtf": {n: round(statistics.median(t) / audio_seconds, 5) for n, t in decode_times.items()},
