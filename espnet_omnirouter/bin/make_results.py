@@ -21,7 +21,6 @@ backend).
 """
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -36,6 +35,7 @@ from espnet_omnirouter.scoring.results_table import (
     comparison_lines,
     load_espnet3_result,
     load_result,
+    scored_line,
     wer_table,
 )
 from espnet_omnirouter.utils.console import setup_cli_logging
@@ -124,8 +124,7 @@ def main() -> None:
             f"make_results: no decoding of {undecoded or args.models} in the modes "
             f"{args.decode_modes} under {args.exp_dir}: run the decoding stage first"
         )
-    scored = f"scored on {datetime.date.today().isoformat()}"
-    intro = [f"Command: `{args.command}` ({scored})" if args.command else scored.capitalize(), ""]
+    intro = [scored_line(args.command), ""]
     footer = lm_tuning_lines(args.exp_dir, args.models) + [f"Machine: {machine_description()}"]
     header = [args.header.read_text().rstrip()] if args.header else []
     body = intro + tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer

@@ -17,7 +17,6 @@ get bootstrap confidence intervals of the relative change of the average WER.
 """
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from espnet_omnirouter.scoring.results_table import (
     MODEL_PAIRS,
     comparison_lines,
     load_result,
+    scored_line,
     wer_table,
 )
 from espnet_omnirouter.utils.console import setup_cli_logging
@@ -78,12 +78,11 @@ def main() -> None:
     sizes = ", ".join(
         f"{titles.get(name, name)} {len(results[0].per_set[name].utt_ids)}" for name in benchmarks
     )
-    scored = f"scored on {datetime.date.today().isoformat()}"
-    command = [f"Command: `{args.command}` ({scored})", ""] if args.command else []
     lines = [
         "# Out-of-domain benchmarks",
         "",
-        *command,
+        scored_line(args.command),
+        "",
         "WER (%) per benchmark and their macro average, references and hypotheses normalised",
         "by Whisper's English text normaliser. Modes: "
         + ", ".join(modes)

@@ -1,5 +1,6 @@
 """Markdown results table: WER per test set and average, per model, with CIs."""
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -31,6 +32,12 @@ class ModelResult:
     active_params: str
     per_set: Dict[str, UtteranceErrors]
     rtf: Optional[float] = None
+
+
+def scored_line(command: Optional[str]) -> str:
+    """The line above a results table: the command that produced it and today's date."""
+    scored = f"scored on {datetime.date.today().isoformat()}"
+    return f"Command: `{command}` ({scored})" if command else scored.capitalize()
 
 
 def load_result(

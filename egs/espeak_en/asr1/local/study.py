@@ -231,10 +231,10 @@ def write_tables(args: argparse.Namespace) -> None:
         for path in sorted(args.records_dir.glob("*.json"))
         if not path.name.startswith("speed_")
     ]
-    speeds = {
-        json.loads(path.read_text())["group"]: json.loads(path.read_text())
-        for path in sorted(args.records_dir.glob("speed_*.json"))
-    }
+    speed_records = (
+        json.loads(path.read_text()) for path in sorted(args.records_dir.glob("speed_*.json"))
+    )
+    speeds = {speed["group"]: speed for speed in speed_records}
     figure = args.output.parent / "study" / "figures" / "wer_vs_experts.png"
     plot_wer_against_experts(records, figure)
     reading = RECIPE / "local" / "study_reading.md"
