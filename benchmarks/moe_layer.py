@@ -26,11 +26,17 @@ from espnet_omnirouter.utils.legacy_nets import (
 )
 
 
+def output(layer: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+    """The layer's output (a MoE layer also returns its routing record)."""
+    ys = layer(xs)
+    return ys[0] if isinstance(layer, MoEFeedForward) else ys
+
+
 def training_pass(layer: torch.nn.Module, xs: torch.Tensor, grad: torch.Tensor, dtype):
     def run() -> None:
         layer.zero_grad(set_to_none=True)
         with torch.autocast(xs.device.type, dtype=dtype, enabled=dtype != torch.float32):
-            out = layer(xs)
+            out = output(layer, xs)
         out.backward(grad.to(out.dtype))
 
     return run
@@ -42,7 +48,7 @@ def inference_pass(layer: torch.nn.Module, xs: torch.Tensor, dtype):
             torch.no_grad(),
             torch.autocast(xs.device.type, dtype=dtype, enabled=dtype != torch.float32),
         ):
-            layer(xs)
+            output(layer, xs)
 
     return run
 

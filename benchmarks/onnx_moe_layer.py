@@ -39,9 +39,22 @@ from espnet_omnirouter.utils.legacy_nets import PositionwiseFeedForward
 LAYERS = ((4, 1, "full_softmax"), (8, 2, "topk_softmax"))
 
 
+class LayerOutput(torch.nn.Module):
+    """A MoE layer's output alone (its routing record is not a graph output)."""
+
+    def __init__(self, layer: MoEFeedForward):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, xs: torch.Tensor) -> torch.Tensor:
+        return self.layer(xs)[0]
+
+
 def traced(module: torch.nn.Module, xs: torch.Tensor) -> bytes:
     """``module`` (1, T, D) -> (1, T, D) traced to ONNX as ``bin/export`` traces (MoE layers
-    through ``export.sparse_moe``), with T dynamic."""
+    with ``export.sparse_moe``'s per-expert weights), with T dynamic."""
+    if isinstance(module, MoEFeedForward):
+        module = LayerOutput(module)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "layer.onnx"
         trace_to_onnx(module, (xs,), path, ["xs"], ["ys"], {"xs": {1: "T"}, "ys": {1: "T"}})
@@ -116,7 +129,7 @@ def layer_row(layer: MoEFeedForward, sessions: Dict, frames: int, args) -> list:
     dense, and the largest differences of the MoE graphs to the eager layer."""
     xs = torch.randn(1, frames, args.size)
     with torch.no_grad():
-        expected = layer(xs).numpy()
+        expected = layer(xs)[0].numpy()
     inputs = {"xs": xs.numpy()}
     times = interleaved_medians(
         {name: (lambda s=s: s.run(None, inputs)) for name, s in sessions.items()},

@@ -38,11 +38,12 @@ from common import (
 )
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin)
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.export.exporter import export_model
 from espnet_omnirouter.export.onnx_modules import FullContextEncoder
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.parameter_count import count_parameters, format_count
+from espnet_omnirouter.layers.moe.routing import RoutingRecord
 from espnet_omnirouter.runtime.decoding import decode
 from espnet_omnirouter.runtime.exported_model import ExportedModel
 
@@ -106,15 +107,15 @@ def all_experts_for_export(model: torch.nn.Module) -> Iterator[None]:
     """Every MoE layer computes all E experts on every frame and masks them by the gates
     (``reference_dispatch.all_experts_moe``): exportable without data-dependent shapes."""
 
-    def forward(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
+    def forward(layer: MoEFeedForward, xs: torch.Tensor, valid=None, router=None):
         tokens = xs.reshape(-1, xs.shape[-1])
-        decision = layer.router(tokens, layer.top_k, layer.gate_normalization)
+        decision = (router or layer.router)(tokens, layer.top_k, layer.gate_normalization)
         experts = layer.experts
         combined = all_experts_moe(
             tokens, decision.expert_index, decision.gate, experts.w_1, experts.b_1,
             experts.w_2, experts.b_2, experts.activation,
         )  # fmt: skip
-        return combined.view(xs.shape)
+        return combined.view(xs.shape), RoutingRecord(layer, decision, None)
 
     layers = [m for m in model.modules() if isinstance(m, MoEFeedForward)]
     for layer in layers:
@@ -159,7 +160,7 @@ def rtf_comparison(args, samples: np.ndarray, workdir: Path) -> Tuple[list, str]
             candidates[f"{name} onnx"] = lambda r=runtime: decode(r, samples, "ctc_greedy")
             count = count_parameters(model.encoder)
             modes = ["full"]
-            if runtime.streaming:
+            if runtime.streamable:
                 candidates[f"{name} eager stream"] = eager_streaming(
                     model, torch.from_numpy(samples), args.chunk_size
                 )

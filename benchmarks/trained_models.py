@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from common import markdown_table, ratio, write_report
 
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.data.kaldi_dir import read_wav_scp
 from espnet_omnirouter.runtime.audio import load_audio
 from espnet_omnirouter.runtime.decoding import decode
@@ -62,10 +63,8 @@ def make_decoder(model_dir: Path, engine: str, threads: int) -> Tuple[Decoder, f
     """The CTC greedy decoder of one utterance's samples by ``engine``, and the MB of its
     weights (eager: the checkpoint; ONNX: the graphs)."""
     if engine == "eager":
-        decoding = make_decoding(
-            load_speech2text(model_dir / "config.yaml", model_dir / MODEL_FILE, beam_size=1),
-            ["ctc_greedy"],
-        )
+        speech2text = load_speech2text(model_dir / "config.yaml", model_dir / MODEL_FILE, 1)
+        decoding = make_decoding(EagerModel(speech2text), ["ctc_greedy"])
 
         def eager(samples: np.ndarray) -> str:
             with torch.no_grad():

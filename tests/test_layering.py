@@ -26,7 +26,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "__init__": {"registration"},
     "export": {"asr", "layers", "runtime", "utils"},
     "publishing": {"asr", "layers", "utils"},
-    "espnet3": {"__init__", "asr", "data", "scoring", "utils"},
+    "espnet3": {"__init__", "asr", "data", "runtime", "scoring", "utils"},
     "bin": {
         "__init__",
         "analysis",

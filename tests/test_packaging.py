@@ -74,8 +74,11 @@ SHIPPED_BY = {"espnet3": ["espnet"]}
 
 
 def test_every_third_party_import_is_declared():
-    sources = [*(REPO / "espnet_omnirouter").rglob("*.py"), REPO / "_espnet_omnirouter_hint.py"]
-    own = {"espnet_omnirouter", "_espnet_omnirouter_hint"}
+    sources = [
+        *(REPO / "espnet_omnirouter").rglob("*.py"),
+        *(REPO / "_espnet_omnirouter_startup").rglob("*.py"),
+    ]
+    own = {"espnet_omnirouter", "_espnet_omnirouter_startup"}
     distributions = importlib.metadata.packages_distributions()
     all_declared = set(declared())
     for extra in PROJECT["optional-dependencies"]:
@@ -153,6 +156,6 @@ def test_wheel_asks_for_ranges_and_python_without_upper_bound(wheel):
 def test_wheel_ships_the_package_and_runs_nothing_at_start_up(wheel):
     names = wheel.namelist()
     assert "espnet_omnirouter/utils/legacy_nets.py" in names
-    assert "_espnet_omnirouter_hint.py" in names
+    assert "_espnet_omnirouter_startup/bootstrap/sitecustomize.py" in names
     assert not [n for n in names if n.endswith(".pth")]
     assert not [n for n in names if n.startswith(("tests/", "egs/", "tools/"))]

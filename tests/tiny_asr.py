@@ -48,9 +48,9 @@ def data_args(data: Path, prefix: str) -> List[str]:
     ]
 
 
-def make_workdir(root: Path) -> Path:
-    """Kaldi data dir, token list, base config (dense, hybrid CTC/attention) and feature
-    statistics under ``root``, shared by every model trained there."""
+def make_data_dir(root: Path) -> Path:
+    """The tone utterances of ``UTTERANCES`` as ``root/wav/utt<NN>.wav`` and the Kaldi data
+    dir ``root/data``, which is returned."""
     data = root / "data"
     (root / "wav").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -61,6 +61,13 @@ def make_workdir(root: Path) -> Path:
         soundfile.write(path, synthesize(sentence, rng), SAMPLE_RATE)
         utterances.append(Utterance(utt, "speaker", str(path), sentence))
     write_data_dir(utterances, data)
+    return data
+
+
+def make_workdir(root: Path) -> Path:
+    """Kaldi data dir, token list, base config (dense, hybrid CTC/attention) and feature
+    statistics under ``root``, shared by every model trained there."""
+    data = make_data_dir(root)
     (root / "tokens.txt").write_text("\n".join(["<blank>", "<unk>", *LETTERS, "<sos/eos>"]) + "\n")
     config = {
         "frontend_conf": {"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},

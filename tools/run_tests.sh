@@ -6,7 +6,8 @@
 #      `pip install espnet` gives today, Python 3.12), the plugin installed from its wheel:
 #      the tests of the layers, encoders, decoders, models, decoding, export, packaging and
 #      loading of packed models, tiny trainings decoded through bin/asr_train and
-#      bin/decode, and the ESPnet3 glue with a tiny run of every offline stage of
+#      bin/decode, ESPnet's egs2 steps through espnet-omnirouter-python, the job runner,
+#      and the ESPnet3 glue with a tiny run of every offline stage of
 #      egs3/espeak_en/asr1 (skipped in the first environment, which has no ESPnet3).
 # Sets up everything it needs on first use (each venv ~5 minutes, Debian packages).
 # Tests run in PYTEST_WORKERS (default 2) pytest-xdist workers, a test file per worker (module
@@ -19,8 +20,8 @@ cd "${repo_root}"
 SECOND_ENV_TESTS=(
     tests/layers tests/asr tests/export tests/bin/test_train_and_decode.py
     tests/bin/test_u2pp_train_and_decode.py tests/publishing/test_pack_and_load.py
-    tests/test_packaging.py tests/test_espnet_omnirouter_hint.py tests/utils/test_extras.py
-    tests/espnet3 tests/egs3 tests/scoring/test_results_table.py
+    tests/test_packaging.py tests/startup tests/utils/test_extras.py
+    tests/espnet3 tests/egs3 tests/scoring/test_results_table.py tests/egs2 tests/jobs
 )
 
 PYTEST_OPTIONS=(-n "${PYTEST_WORKERS:-2}" --dist loadfile --durations 25)

@@ -33,15 +33,35 @@ def _statistics(text: str) -> Dict[str, float]:
     return {name: float(value) for name, value in STATISTIC.findall(text)}
 
 
+def earlier_logs(path: Path) -> List[Path]:
+    """The logs of the runs before ``path``'s (``train.log``) that a resumed training kept,
+    oldest first: ``train.N.log`` ... ``train.1.log``, as ESPnet's launch and the recipes
+    rotate them (``train.1.log`` the latest)."""
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    numbered = {}
+    for candidate in path.parent.glob(f"{stem}.*{path.suffix}"):
+        number = candidate.name[len(stem) + 1 : len(candidate.name) - len(path.suffix)]
+        if number.isdigit():
+            numbered[int(number)] = candidate
+    return [numbered[n] for n in sorted(numbered, reverse=True)]
+
+
 def read_training_log(path: Path, statistic: str = "loss") -> TrainingCurves:
-    """Parse ``path``; ``statistic`` is the per-update value kept (e.g. ``loss_ctc``).
+    """Parse ``path`` after the earlier runs' logs beside it (``earlier_logs``);
+    ``statistic`` is the per-update value kept (e.g. ``loss_ctc``).
 
     Updates are counted across epochs with ESPnet's cumulative ``total_count``. A
     resumed run logs again from its resumed epoch; later lines replace earlier ones.
     """
+    path = Path(path)
     steps: Dict[int, float] = {}
     epochs: Dict[int, Dict[str, Dict[str, float]]] = {}
-    for line in Path(path).read_text(errors="replace").splitlines():
+    lines = [
+        line
+        for log in (*earlier_logs(path), path)
+        for line in log.read_text(errors="replace").splitlines()
+    ]
+    for line in lines:
         if match := ITERATION_LINE.search(line):
             epoch, last = int(match[1]), int(match[3])
             before = epochs.get(epoch - 1, {}).get("train", {}).get("total_count", 0)

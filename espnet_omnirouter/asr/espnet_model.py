@@ -7,7 +7,7 @@ import torch
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.routing import RoutingRecord, collect_routing
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,12 @@ class MoEESPnetASRModel(ESPnetASRModel):
         text_lengths: torch.Tensor,
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        loss, stats, weight = super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
-        layers = self.routed_moe_layers()
-        if layers:
-            loss = self._add_moe_losses(loss, stats, layers, self.task_loss_tokens(text_lengths))
+        with collect_routing() as records:
+            loss, stats, weight = super().forward(
+                speech, speech_lengths, text, text_lengths, **kwargs
+            )
+        if records:
+            loss = self._add_moe_losses(loss, stats, records, self.task_loss_tokens(text_lengths))
         if self.training and not torch.isfinite(loss):
             logger.warning(
                 "non-finite loss (%s) on the batch of utterances %s: the optimizer step "
@@ -77,32 +79,24 @@ class MoEESPnetASRModel(ESPnetASRModel):
         self,
         loss: torch.Tensor,
         stats: Dict[str, torch.Tensor],
-        layers: List[MoEFeedForward],
+        records: List[RoutingRecord],
         task_loss_tokens: torch.Tensor,
     ) -> torch.Tensor:
-        """``loss`` plus the MoE auxiliary loss at the task loss's scale; ``stats``
-        updated with the MoE stats."""
-        losses = [layer.auxiliary_losses() for layer in layers]
+        """``loss`` plus the MoE auxiliary loss of the forward's routing ``records`` at
+        the task loss's scale; ``stats`` updated with the MoE stats."""
+        losses = [record.auxiliary_losses() for record in records]
         aux_loss = torch.stack(
-            [layer.weighted_auxiliary_loss(item) for layer, item in zip(layers, losses)]
+            [record.weighted_auxiliary_loss(item) for record, item in zip(records, losses)]
         ).sum()
         loss = loss + aux_loss * task_loss_tokens
         moe_stats = {"moe_aux_loss": aux_loss.detach()}
         with torch.no_grad():
             for key in losses[0]:
                 moe_stats[f"moe_{key}"] = torch.stack([item[key] for item in losses]).mean()
-            for layer in layers:
-                routing = layer.routing_statistics()
-                moe_stats[f"moe_{layer.layer_name}_entropy"] = routing["entropy"]
-                moe_stats[f"moe_{layer.layer_name}_load_max"] = routing["load"].max()
+            for record in records:
+                routing = record.statistics()
+                moe_stats[f"moe_{record.layer_name}_entropy"] = routing["entropy"]
+                moe_stats[f"moe_{record.layer_name}_load_max"] = routing["load"].max()
         stats.update(force_gatherable(moe_stats, loss.device))
         stats["loss"] = loss.detach()
         return loss
-
-    def routed_moe_layers(self) -> List[MoEFeedForward]:
-        """MoE layers that routed tokens in the last forward."""
-        return [
-            m
-            for m in self.modules()
-            if isinstance(m, MoEFeedForward) and m.last_routing is not None
-        ]

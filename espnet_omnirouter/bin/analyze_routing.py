@@ -39,14 +39,17 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.analysis import plots
 from espnet_omnirouter.analysis.reassignment import random_reassignment
 from espnet_omnirouter.analysis.routing_statistics import RoutingStatistics
-from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.decoding_modes import Decoding, decode_waves
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.loading import load_decoding
 from espnet_omnirouter.data.audio_batches import make_batches, read_waves
 from espnet_omnirouter.data.kaldi_dir import read_wav_scp
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.routing import RoutingRecord, collect_routing
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
-from espnet_omnirouter.utils.model_files import ModelError, resolve_model
+from espnet_omnirouter.utils.model_files import ModelError
 
 
 def moe_layers(model: torch.nn.Module) -> List[MoEFeedForward]:
@@ -54,20 +57,19 @@ def moe_layers(model: torch.nn.Module) -> List[MoEFeedForward]:
     return getattr(model.encoder, "moe_layers", [])
 
 
-def top1_gate(layer: MoEFeedForward) -> torch.Tensor:
-    """The gate weight of each frame's first expert in the layer's last forward."""
-    record = layer.last_routing
-    if layer.gate_normalization == "topk_softmax":
+def top1_gate(record: RoutingRecord) -> torch.Tensor:
+    """The gate weight of each frame's first expert in one forward of a layer."""
+    if record.layer.gate_normalization == "topk_softmax":
         return record.logits.gather(1, record.expert_index).softmax(-1)[:, 0]
     return record.probs.gather(1, record.expert_index[:, :1])[:, 0]
 
 
-def batch_routing(layers: Sequence[MoEFeedForward]) -> Tuple[np.ndarray, ...]:
-    """(L, N) top-1 expert, its gate and the router entropy of the last forward's N
-    non-padding frames (utterance after utterance, in batch order)."""
-    records = [layer.last_routing for layer in layers]
+def batch_routing(records: Sequence[RoutingRecord]) -> Tuple[np.ndarray, ...]:
+    """(L, N) top-1 expert, its gate and the router entropy of the N non-padding frames
+    of one encoder forward (utterance after utterance, in batch order), from the
+    records of its L MoE layers."""
     choices = torch.stack([r.expert_index[:, 0] for r in records])
-    gates = torch.stack([top1_gate(layer) for layer in layers])
+    gates = torch.stack([top1_gate(record) for record in records])
     entropies = torch.stack([-(r.probs * r.probs.clamp_min(1e-9).log()).sum(-1) for r in records])
     return choices.numpy(), gates.numpy(), entropies.numpy()
 
@@ -80,11 +82,11 @@ def read_batches(wav_scp: Dict[str, str], batch_seconds: float):
 
 
 def analyze(
-    speech2text, data_dirs: Sequence[Path], batch_seconds: float, num_examples: int
+    model: EagerModel, data_dirs: Sequence[Path], batch_seconds: float, num_examples: int
 ) -> dict:
     """Routing statistics of every data dir (``RoutingStatistics.summary()``), plus
     ``examples``: per-frame choices and gates of the first utterances of the first dir."""
-    layers = moe_layers(speech2text.asr_model)
+    layers = moe_layers(model.model)
     if not layers:
         return {"layers": [], "num_experts": 0, "frames": 0, "examples": []}
     statistics = RoutingStatistics([layer.layer_name for layer in layers], layers[0].num_experts)
@@ -94,9 +96,9 @@ def analyze(
         wav_scp = read_wav_scp(data_dir)
         wanted = set(sorted(wav_scp)[:num_examples]) if index == 0 else set()
         for batch, waves in read_batches(wav_scp, batch_seconds):
-            with torch.no_grad():
-                _, lengths = ctc_log_probs(speech2text, waves)
-            choices, gates, entropies = batch_routing(layers)
+            with collect_routing() as records:
+                _, lengths = model.encode_waves(waves)
+            choices, gates, entropies = batch_routing(records)
             statistics.update(data_dir.name, choices, entropies)
             offsets = np.cumsum([0, *lengths.tolist()])
             for (utt, _), begin, end in zip(batch, offsets[:-1], offsets[1:]):
@@ -118,7 +120,7 @@ def analyze(
 
 
 def reassignment_ablation(
-    speech2text, data_dirs: Sequence[Path], fractions: Sequence[float], batch_seconds: float
+    decoding: Decoding, data_dirs: Sequence[Path], fractions: Sequence[float], batch_seconds: float
 ) -> dict:
     """WER (CTC greedy, pooled over ``data_dirs``) with each fraction of routing
     decisions reassigned at random (seeded: the same draws for every model)."""
@@ -131,10 +133,10 @@ def reassignment_ablation(
     for fraction in fractions:
         generator = torch.Generator().manual_seed(0)
         hypotheses = {}
-        with random_reassignment(speech2text.asr_model, fraction, generator), torch.no_grad():
+        with random_reassignment(decoding.model.model, fraction, generator):
             for data_dir in data_dirs:
                 for batch, waves in read_batches(read_wav_scp(data_dir), batch_seconds):
-                    texts = ctc_greedy(speech2text, *ctc_log_probs(speech2text, waves))
+                    texts, _ = decode_waves(decoding, waves)["ctc_greedy"]
                     for (utt, _), text in zip(batch, texts):
                         hypotheses[f"{data_dir.name}/{utt}"] = text
         wer[str(fraction)] = round(score(references, hypotheses).wer, 2)
@@ -210,17 +212,15 @@ def main() -> None:
     if not fractions or any(not 0 <= f <= 1 for f in fractions):
         parser.error(f"--ablation_fractions {args.ablation_fractions}: want numbers in [0, 1]")
     try:
-        model = resolve_model(args.model, args.model_file, None)
+        decoding = load_decoding(args.model, "ctc_greedy", model_file=args.model_file, beam_size=1)
     except ModelError as error:
         parser.error(str(error))
     name = args.name or Path(args.model).name.split(".")[0].removeprefix("asr_")
-    speech2text = load_speech2text(model.config, model.checkpoint, beam_size=1)
-    speech2text.asr_model.eval()
 
-    summary = analyze(speech2text, args.data_dirs, args.batch_seconds, args.examples)
+    summary = analyze(decoding.model, args.data_dirs, args.batch_seconds, args.examples)
     if summary["layers"] and args.ablation_set:
         summary["ablation"] = reassignment_ablation(
-            speech2text, args.ablation_set, fractions, args.batch_seconds
+            decoding, args.ablation_set, fractions, args.batch_seconds
         )
     if not summary["layers"]:
         print(f"[routing] {name} has no MoE layers: nothing to analyse", flush=True)

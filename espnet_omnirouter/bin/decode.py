@@ -20,10 +20,10 @@ written, best first):
   right and right to left (``--rescoring_ctc_weight``, ``--reverse_weight``);
 - ``beam``: ESPnet's Speech2Text beam search ("attention" decoding: the attention decoder
   with CTC weight 0.3 where the model has one, else CTC), one utterance at a time;
-- ``streaming`` (U2++): the audio of each utterance fed chunk by chunk to an
-  ``EagerStreamingRecognizer`` (CTC prefix beam search, then attention rescoring): the
-  real-time factor of streaming; its text equals ``attention_rescoring`` with the same chunk
-  size.
+- ``streaming`` (U2++ with causal convolution): the audio of each utterance fed chunk by
+  chunk to a ``runtime.streaming.StreamingRecognizer`` (CTC prefix beam search, then
+  attention rescoring): the real-time factor of streaming; its text equals
+  ``attention_rescoring`` with the same chunk size.
 
 The ctc_* and attention_rescoring modes share one batched encoder pass (its time counts in
 each mode's RTF). ``--decoding_chunk_size N`` (U2++ encoders) decodes with chunk attention of
@@ -33,8 +33,11 @@ What depends on the model is decided here, from the loaded model: ``--modes auto
 attention_rescoring and ctc_prefix_beam_search for a U2++ model (u2pp_conformer encoder),
 attention_rescoring and ctc_greedy for another model with an attention decoder, and
 ctc_lexicon_lm (with ``--lm_dir``) and ctc_greedy for a CTC-only model; ``--u2pp_modes``
-replaces ``--modes`` for U2++ models; ``--streaming_chunk_size N`` also decodes U2++ models
-(only them) with ``--streaming_modes`` and chunks of N frames into <output_dir>/chunk<N>/.
+replaces ``--modes`` for U2++ models; ``--streaming_chunk_size N`` also decodes the models
+that stream (U2++ with causal convolution, only them; ``causal: false`` looks ahead) with
+``--streaming_modes`` and chunks of N frames into <output_dir>/chunk<N>/. The search of
+every mode but ``ctc_lexicon_lm`` and ``beam`` is the torch-free runtime's
+(``runtime.decoding``), run on the eager model (``asr.decoding.eager_model``).
 
 The model is loaded once, then ``--nj`` forked workers share it, so ESPnet's start-up
 is paid once per model, not per set. For job schedulers (the recipes' ``cmd.sh``),
@@ -58,7 +61,6 @@ import torch
 import yaml
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.batch_search import ctc_log_probs, load_speech2text
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
 from espnet_omnirouter.asr.decoding.decoding_modes import (
     MODES,
@@ -66,10 +68,12 @@ from espnet_omnirouter.asr.decoding.decoding_modes import (
     auto_modes,
     decode_waves,
     make_decoding,
-    streams,
 )
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.data.audio_batches import Batch, make_batches, read_waves
 from espnet_omnirouter.data.kaldi_dir import DataDirError, read_wav_scp, validate_data_dir
+from espnet_omnirouter.runtime.decoding import DecodingOptions
 from espnet_omnirouter.scoring.wer import read_kaldi_text, score
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
@@ -175,7 +179,7 @@ def merge_jobs(output_dir: Path, num_jobs: int) -> List[str]:
 
 
 def tune_lexicon_decoding(
-    speech2text,
+    model: EagerModel,
     lm_dir: Path,
     tune_set: Path,
     lm_weights: Sequence[float],
@@ -191,14 +195,15 @@ def tune_lexicon_decoding(
     encoded = []
     with torch.no_grad():
         for batch in batches:
-            utts = [utt for utt, _ in batch]
-            encoded.append((utts, *ctc_log_probs(speech2text, read_waves(batch))))
+            encoder_out, lengths = model.encode_waves(read_waves(batch))
+            log_probs = model.batch_ctc_log_probs(encoder_out)
+            encoded.append(([utt for utt, _ in batch], log_probs, lengths))
     references = read_kaldi_text(tune_set / "text")
     grid = {}
     for lm_weight in lm_weights:
         for word_score in word_scores:
             decoder = CTCLexiconDecoder(
-                speech2text.asr_model.token_list, lm_dir, beam_size, lm_weight, word_score
+                model.model.token_list, lm_dir, beam_size, lm_weight, word_score
             )
             hypotheses = {}
             for utts, log_probs, lengths in encoded:
@@ -307,10 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def choose_modes(args: argparse.Namespace, model: torch.nn.Module) -> List[str]:
+def choose_modes(args: argparse.Namespace, model: EagerModel) -> List[str]:
     """The modes to decode ``model`` with at full context (``--modes``, or ``--u2pp_modes``
     for a U2++ model), ``auto`` replaced by ``auto_modes``."""
-    requested = args.u2pp_modes if streams(model) and args.u2pp_modes else args.modes
+    requested = args.u2pp_modes if model.chunk_attention and args.u2pp_modes else args.modes
     modes = []
     for mode in requested:
         modes += auto_modes(model, args.lm_dir is not None) if mode == "auto" else [mode]
@@ -339,8 +344,7 @@ def main() -> None:
             parser.error(f"not found: {path}")
     check_data_dirs(parser, args.asr_train_config, [*args.data_dirs, tune_set])
     speech2text = load_speech2text(args.asr_train_config, args.asr_model_file, args.beam_size)
-    speech2text.asr_model.eval()
-    model = speech2text.asr_model
+    model = EagerModel(speech2text)
     modes = choose_modes(args, model)
     if "ctc_lexicon_lm" in modes and args.lm_dir is None:
         parser.error("--modes ctc_lexicon_lm needs --lm_dir")
@@ -348,36 +352,25 @@ def main() -> None:
     if args.num_jobs > 1:
         output_dir = output_dir / "jobs" / str(args.job)
     passes = [(Path("."), modes, args.decoding_chunk_size)]
-    if args.streaming_chunk_size > 0 and streams(model):
+    if args.streaming_chunk_size > 0 and model.streamable:
         chunk = args.streaming_chunk_size
         passes.append((Path(f"chunk{chunk}"), list(args.streaming_modes), chunk))
     global _DECODING
-    context = (  # the model's own evaluation context, for passes without --*chunk_size
-        (model.encoder.decoding_chunk_size, model.encoder.num_decoding_left_chunks)
-        if streams(model)
-        else None
-    )
     decodings = []
     for _, pass_modes, chunk_size in passes:
+        options = DecodingOptions(
+            args.ctc_beam_size, args.rescoring_ctc_weight, args.reverse_weight, chunk_size,
+            args.num_decoding_left_chunks,
+        )  # fmt: skip
         try:
-            decodings.append(
-                make_decoding(
-                    speech2text,
-                    pass_modes,
-                    args.ctc_beam_size,
-                    args.rescoring_ctc_weight,
-                    args.reverse_weight,
-                    chunk_size,
-                    args.num_decoding_left_chunks,
-                )  # fmt: skip
-            )
+            decodings.append(make_decoding(model, pass_modes, options))
         except ValueError as error:
             parser.error(f"{error} (modes {' '.join(pass_modes)}, chunk size {chunk_size})")
     if "ctc_lexicon_lm" in modes:
         if tune_set is not None:
             start = time.perf_counter()
             tuning = tune_lexicon_decoding(
-                speech2text, args.lm_dir, tune_set, args.lm_weights, args.word_scores,
+                model, args.lm_dir, tune_set, args.lm_weights, args.word_scores,
                 args.lexicon_beam_size, args.batch_seconds,
             )  # fmt: skip
             write_text_atomically(output_dir / "lm_tuning.json", json.dumps(tuning, indent=1))
@@ -390,18 +383,14 @@ def main() -> None:
                     flush=True,
                 )
         decodings[0].lexicon_decoder = CTCLexiconDecoder(
-            speech2text.asr_model.token_list,
+            model.model.token_list,
             args.lm_dir,
             beam_size=args.lexicon_beam_size,
             lm_weight=args.lm_weight,
             word_score=args.word_score,
         )
     written = []
-    for (subdir, _, chunk_size), decoding in zip(passes, decodings):
-        if context is not None:  # each pass sets the chunk attention it decodes with
-            model.encoder.set_decoding_chunk(
-                *((chunk_size, args.num_decoding_left_chunks) if chunk_size else context)
-            )
+    for (subdir, _, _), decoding in zip(passes, decodings):
         _DECODING = decoding
         decode_sets(
             args.data_dirs, output_dir / subdir, args.nj, args.batch_seconds,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.export.exporter import ExportError, export_model
 from espnet_omnirouter.export.quantize import quantize_export
 from espnet_omnirouter.utils.extras import import_optional

@@ -11,7 +11,8 @@ counts). One table per decoding mode; the first mode's table also gets the boots
 comparisons between models. Above the tables, the command (--command) and the date of
 scoring; optional --header and --footer files are copied above and below all that. Also
 writes each model's own <exp_dir>/asr_<model>/RESULTS.md (the header and its rows), which
-bin/pack_model packs with the model.
+bin/pack_model packs with the model. With --figures_dir, the routing and loss figures found
+there (bin/plot_routing's) are shown below the tables, linked relative to --output.
 
 With --espnet3, the experiments of an ESPnet3 recipe (egs3/espeak_en/asr1): model dirs
 <exp_dir>/training_<model> (its training config conf/training_<model>.yaml), hypotheses
@@ -62,6 +63,38 @@ def describe_mode(mode: str) -> str:
     return description
 
 
+# bin/plot_routing's figures, in the order a reader wants them, with what each shows.
+FIGURES = (
+    ("routing_association.png", "Association between the layers' expert choices (Cramér's V "
+     "of every pair of layers): the Omni-router's shared router correlates them"),
+    ("expert_load.png", "Share of frames per expert and layer"),
+    ("reassignment.png", "WER with a share of the routing decisions reassigned at random"),
+    ("loss_curves.png", "Training loss per update and validation loss per epoch"),
+    ("routing_frames.png", "Expert per frame and layer of one utterance"),
+    ("domain_association.png", "Association between test set and expert, per layer"),
+)  # fmt: skip
+
+
+def figures_lines(figures_dir: Path, output: Path) -> List[str]:
+    """A section showing the figures of ``FIGURES`` present in ``figures_dir``, linked
+    relative to the results file ``output`` (none present: no section)."""
+    present = [(name, caption) for name, caption in FIGURES if (figures_dir / name).is_file()]
+    if not present:
+        return []
+    relative = Path(os.path.relpath(figures_dir.resolve(), output.resolve().parent))
+    lines = [
+        "## Routing and training figures",
+        "",
+        f"Drawn by the routing stage (`python -m espnet_omnirouter.bin.plot_routing`) from the "
+        f"models above; the numbers behind them: [{relative.as_posix()}/routing_summary.md]"
+        f"({(relative / 'routing_summary.md').as_posix()}).",
+        "",
+    ]
+    for name, caption in present:
+        lines += [f"{caption}:", "", f"![{Path(name).stem}]({(relative / name).as_posix()})", ""]
+    return lines
+
+
 def machine_description() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     names = [
@@ -98,6 +131,7 @@ def main() -> None:
     parser.add_argument("--stage_times", type=Path, help="run.sh's stage_times.tsv")
     parser.add_argument("--command", help="the command that produced the results")
     parser.add_argument("--espnet3", action="store_true", help="an ESPnet3 recipe's exp dir")
+    parser.add_argument("--figures_dir", type=Path, help="bin/plot_routing's figures to show")
     args = parser.parse_args()
     setup_cli_logging()
     model_dir = {
@@ -130,7 +164,9 @@ def main() -> None:
     body = intro + tables(results_by_mode, args.test_sets, args.bootstrap_samples) + footer
     if args.stage_times and args.stage_times.is_file():
         body += ["", "Wall time per stage:", "", *stage_times_table(args.stage_times)]
-    trailer = [footer.read_text().rstrip() for footer in args.footer]
+    figures = figures_lines(args.figures_dir, args.output) if args.figures_dir else []
+    trailer = ["\n".join(figures).rstrip()] if figures else []
+    trailer += [footer.read_text().rstrip() for footer in args.footer]
     write_text_atomically(args.output, "\n\n".join([*header, "\n".join(body), *trailer]) + "\n")
     print("\n".join(body))
     # Each experiment's own RESULTS.md (ESPnet's convention; packed with the model).

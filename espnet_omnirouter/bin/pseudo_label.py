@@ -70,7 +70,6 @@ import soundfile
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.batch_search import encode
 from espnet_omnirouter.asr.decoding.confidence import (
     CONFIDENCES,
     combine,
@@ -80,17 +79,10 @@ from espnet_omnirouter.asr.decoding.confidence import (
 from espnet_omnirouter.asr.decoding.decoding_modes import (
     ENCODER_MODES,
     Decoding,
-    decode_encoded,
-    make_decoding,
+    texts_of_encoded,
 )
-from espnet_omnirouter.bin.transcribe import (
-    EXIT_BAD_AUDIO,
-    EXIT_BAD_MODEL,
-    MissingLMError,
-    input_sample_rate,
-    load_for_decoding,
-    names_a_path,
-)
+from espnet_omnirouter.asr.decoding.loading import MissingLMError, load_decoding, names_a_path
+from espnet_omnirouter.bin.transcribe import EXIT_BAD_AUDIO, EXIT_BAD_MODEL
 from espnet_omnirouter.data.format_data_dir import read_recording, usable_in_place
 from espnet_omnirouter.data.kaldi_dir import (
     DataDirError,
@@ -101,6 +93,7 @@ from espnet_omnirouter.data.kaldi_dir import (
 from espnet_omnirouter.data.segmentation import energy_segments
 from espnet_omnirouter.data.validation import check_audio, read_table
 from espnet_omnirouter.runtime.audio import AudioError, audio_duration, load_audio, mono_at_rate
+from espnet_omnirouter.runtime.decoding import DecodingOptions, ModeError
 from espnet_omnirouter.runtime.transcribe import unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
 from espnet_omnirouter.utils.files import write_text_atomically
@@ -342,25 +335,22 @@ def label_shard(index: int) -> Tuple[int, List[Dict[str, Any]], float]:
         utterances += utterances_of(recording, samples, worker)
     decodable = []
     for record, audio in utterances:
-        if len(audio) < worker.decoding.min_samples:
+        if len(audio) < worker.decoding.model.min_samples:
             record["skipped"] = "too short for the encoder"
         else:
             decodable.append((record, audio))
-    model = worker.decoding.speech2text.asr_model
+    decoding, model = worker.decoding, worker.decoding.model
     batch_samples = int(worker.batch_seconds * worker.sample_rate)
     for batch in length_batches(decodable, batch_samples):
-        with torch.no_grad():
-            encoded, lengths = encode(
-                worker.decoding.speech2text, [torch.from_numpy(audio) for _, audio in batch]
-            )
-            log_probs = model.ctc.log_softmax(encoded)
-            greedy = decode_encoded(worker.decoding, "ctc_greedy", encoded, log_probs, lengths)
-            texts = (
-                greedy
-                if worker.mode == "ctc_greedy"
-                else decode_encoded(worker.decoding, worker.mode, encoded, log_probs, lengths)
-            )
-            confidences = ctc_confidence(log_probs, lengths, model.blank_id)
+        encoded, lengths = model.encode_waves([torch.from_numpy(audio) for _, audio in batch])
+        log_probs = model.batch_ctc_log_probs(encoded)
+        greedy = texts_of_encoded(decoding, "ctc_greedy", encoded, log_probs, lengths)
+        texts = (
+            greedy
+            if worker.mode == "ctc_greedy"
+            else texts_of_encoded(decoding, worker.mode, encoded, log_probs, lengths)
+        )
+        confidences = ctc_confidence(log_probs, lengths, model.blank_id)
         for (record, _), text, greedy_text, ctc in zip(batch, texts, greedy, confidences):
             record.update(
                 text=text, greedy=greedy_text, ctc=round(ctc, 4),
@@ -550,25 +540,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_AUDIO
 
     try:
-        model, speech2text, mode, lm_dir, lexicon_decoder = load_for_decoding(
-            args.model, args.model_file, args.cache_dir, args.mode, args.lm_dir, 1,
-            {"beam_size": args.lexicon_beam_size, "lm_weight": args.lm_weight,
-             "word_score": args.word_score},
+        decoding = load_decoding(
+            args.model, args.mode, DecodingOptions(ctc_beam_size=args.ctc_beam_size),
+            args.model_file, args.cache_dir, args.lm_dir, beam_size=1,
+            lexicon_options={"beam_size": args.lexicon_beam_size, "lm_weight": args.lm_weight,
+                             "word_score": args.word_score},
         )  # fmt: skip
     except MissingLMError as error:
         parser.error(str(error))
+    except ModeError as error:
+        parser.error(f"--mode {args.mode or 'ctc_greedy'}: {error}")
     except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
         print(f"pseudo_label: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
+    mode, model, lm_dir = decoding.modes[0], decoding.files, decoding.lm_dir
     confidence = args.confidence or ("ctc" if mode == "ctc_greedy" else "both")
     if confidence != "ctc" and mode == "ctc_greedy":
         parser.error(f"--confidence {confidence} needs a --mode other than ctc_greedy")
-    try:
-        decoding = make_decoding(speech2text, [mode], ctc_beam_size=args.ctc_beam_size)
-    except ValueError as error:
-        parser.error(f"--mode {mode}: {error}")
-    decoding.lexicon_decoder = lexicon_decoder
-    sample_rate = input_sample_rate(speech2text)
+    sample_rate = decoding.model.sample_rate
 
     shards = make_shards(inputs.recordings, args.shard_seconds)
     plan = {

@@ -30,78 +30,21 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin before the model is built)
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
-from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
-from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
+from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves
+from espnet_omnirouter.asr.decoding.loading import MissingLMError, load_decoding, names_a_path
 from espnet_omnirouter.runtime.audio import AudioError, load_audio
+from espnet_omnirouter.runtime.decoding import DecodingOptions, ModeError
 from espnet_omnirouter.runtime.transcribe import Transcripts, report_too_short, unique_ids
 from espnet_omnirouter.utils.console import setup_cli_logging
-from espnet_omnirouter.utils.model_config import frontend_sample_rate
-from espnet_omnirouter.utils.model_files import ModelError, ResolvedModel, resolve_model
+from espnet_omnirouter.utils.model_files import ModelError
 
 EXIT_BAD_AUDIO = 3
 EXIT_BAD_MODEL = 4
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-
-
-def names_a_path(model: str) -> bool:
-    """Whether ``--model`` is meant as a file or dir rather than a zoo / Hub id
-    (``owner/name``): it is absolute, starts with ``.`` or ``~``, or names an archive."""
-    return model.startswith(("/", ".", "~")) or model.endswith(ARCHIVE_SUFFIXES)
-
-
-class MissingLMError(ValueError):
-    """``ctc_lexicon_lm`` asked for, and no LM given or packed with the model."""
-
-
-def load_for_decoding(
-    model: str,
-    model_file: Optional[str],
-    cache_dir: Optional[Path],
-    mode: Optional[str],
-    lm_dir: Optional[Path],
-    beam_size: int,
-    lexicon_options: Optional[Dict[str, Any]] = None,
-) -> Tuple[ResolvedModel, Any, str, Optional[Path], Optional[CTCLexiconDecoder]]:
-    """``--model`` (a dir, archive or zoo / Hub id) loaded for decoding in ``mode``, in
-    eval mode.
-
-    ``mode`` defaults to ``ctc_lexicon_lm`` where an LM is given (``lm_dir``) or packed with
-    the model, else ``ctc_greedy``; ``lexicon_options`` (its beam_size, lm_weight,
-    word_score) go to ``CTCLexiconDecoder``; ``beam_size`` is Speech2Text's.
-    Returns the model's files, its Speech2Text, the mode, the LM dir and the lexicon decoder
-    (None unless ``ctc_lexicon_lm``).
-
-    Raises:
-        MissingLMError: ``ctc_lexicon_lm`` without an LM.
-        ModelError, OSError, ImportError, RuntimeError, ValueError: the model cannot load.
-    """
-    resolved = resolve_model(
-        str(Path(model).expanduser()) if names_a_path(model) else model, model_file, cache_dir
-    )
-    lm_dir = lm_dir or resolved.lm_dir
-    mode = mode or ("ctc_lexicon_lm" if lm_dir else "ctc_greedy")
-    if mode == "ctc_lexicon_lm" and lm_dir is None:
-        raise MissingLMError("--mode ctc_lexicon_lm needs --lm_dir (the model has no packed LM)")
-    speech2text = load_speech2text(resolved.config, resolved.checkpoint, beam_size)
-    speech2text.asr_model.eval()
-    lexicon_decoder = (
-        CTCLexiconDecoder(speech2text.asr_model.token_list, lm_dir, **(lexicon_options or {}))
-        if mode == "ctc_lexicon_lm"
-        else None
-    )
-    return resolved, speech2text, mode, lm_dir, lexicon_decoder
-
-
-def input_sample_rate(speech2text: Any) -> int:
-    """The rate the model's frontend takes audio at (16 kHz unless its config says)."""
-    train_args = speech2text.asr_train_args
-    return frontend_sample_rate(train_args.frontend, train_args.frontend_conf) or 16000
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -132,24 +75,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"transcribe: --model {args.model}: no such file or directory", file=sys.stderr)
         return EXIT_BAD_MODEL
 
+    options = DecodingOptions(
+        ctc_beam_size=args.ctc_beam_size, chunk_size=args.chunk_size,
+        num_left_chunks=args.num_left_chunks,
+    )  # fmt: skip
     try:
-        _, speech2text, mode, _, lexicon_decoder = load_for_decoding(
-            args.model, args.model_file, args.cache_dir, args.mode, args.lm_dir, args.beam_size
-        )
+        decoding = load_decoding(
+            args.model, args.mode, options, args.model_file, args.cache_dir, args.lm_dir,
+            args.beam_size,
+        )  # fmt: skip
     except MissingLMError as error:
         parser.error(str(error))
+    except ModeError as error:
+        parser.error(f"--mode {args.mode or 'ctc_greedy'}: {error}")
     except (ModelError, OSError, ImportError, RuntimeError, ValueError) as error:
         print(f"transcribe: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
-    try:
-        decoding = make_decoding(
-            speech2text, [mode], ctc_beam_size=args.ctc_beam_size,
-            chunk_size=args.chunk_size, num_left_chunks=args.num_left_chunks,
-        )  # fmt: skip
-    except ValueError as error:
-        parser.error(f"--mode {mode}: {error}")
-    decoding.lexicon_decoder = lexicon_decoder
-    sample_rate = input_sample_rate(speech2text)
+    mode, sample_rate = decoding.modes[0], decoding.model.sample_rate
 
     transcripts, failed = Transcripts(), 0
     for utt_id, path in zip(unique_ids(args.audio), args.audio):
@@ -159,8 +101,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"transcribe: {error}", file=sys.stderr)
             failed += 1
             continue
-        if len(samples) < decoding.min_samples:
-            report_too_short(path, len(samples), decoding.min_samples)
+        if len(samples) < decoding.model.min_samples:
+            report_too_short(path, len(samples), decoding.model.min_samples)
         start = time.perf_counter()
         with torch.no_grad():
             text = decode_waves(decoding, [torch.from_numpy(samples)])[mode][0][0]

@@ -14,9 +14,10 @@ from typing import Dict, List, Sequence, Union
 import torch
 from espnet3.contract.kinds.audio import Audio
 
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import MODES, decode_waves, make_decoding
-from espnet_omnirouter.utils.model_config import frontend_sample_rate
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
+from espnet_omnirouter.runtime.decoding import DecodingOptions
 
 # ctc_lexicon_lm needs the recipe's word LM and its weights tuned on held-out data
 # (bin/decode --lm_dir --tune_set): stages of the ESPnet2 recipe, not of ESPnet3's system.
@@ -77,15 +78,14 @@ class DecodingBackend:
                 f"inference device: {device!r}; the decoding modes run on cpu "
                 "(set `device: cpu` in the inference config)"
             )
-        speech2text = load_speech2text(Path(asr_train_config), Path(asr_model_file), beam_size)
-        speech2text.asr_model.eval()
-        self.mode = mode
-        train_args = speech2text.asr_train_args
-        self.sample_rate = frontend_sample_rate(train_args.frontend, train_args.frontend_conf)
-        self.decoding = make_decoding(
-            speech2text, [mode], ctc_beam_size, rescoring_ctc_weight, reverse_weight,
-            chunk_size, num_left_chunks,
-        )  # fmt: skip
+        model = EagerModel(
+            load_speech2text(Path(asr_train_config), Path(asr_model_file), beam_size)
+        )
+        self.mode, self.sample_rate = mode, model.sample_rate
+        options = DecodingOptions(
+            ctc_beam_size, rescoring_ctc_weight, reverse_weight, chunk_size, num_left_chunks
+        )
+        self.decoding = make_decoding(model, [mode], options)
 
     def __call__(self, speech: Union[Audio, Sequence[Audio]]) -> Union[Output, List[Output]]:
         """Decode one utterance (``Audio``) or a batch (a list of them), mono at the

@@ -14,7 +14,7 @@ The directory holds:
     bpe.model           the sentencepiece model (token_type bpe)
     omnirouter_runtime/ the torch-free runtime (a copy of ``espnet_omnirouter.runtime``)
 
-Every MoE layer is traced on its sparse export path (``sparse_moe.sparse_moe_for_export``);
+Every MoE layer is traced as its own sparse forward (``sparse_moe.per_expert_parameters``);
 after export each graph is run with ONNX Runtime on inputs it was not traced with and
 compared with the eager model (its own dispatch).
 """
@@ -39,7 +39,7 @@ from espnet_omnirouter.export.onnx_modules import (
     FullContextEncoder,
     extend_positions,
 )
-from espnet_omnirouter.export.sparse_moe import sparse_moe_for_export
+from espnet_omnirouter.export.sparse_moe import per_expert_parameters
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
 EXPORT_FORMAT_VERSION = 1
@@ -88,7 +88,7 @@ def trace_to_onnx(
     external_data.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         traced = Path(scratch) / path.name
-        with warnings.catch_warnings(), sparse_moe_for_export(module):
+        with warnings.catch_warnings(), per_expert_parameters(module):
             # Tracing warns about every Python int it sees; shapes are checked on other inputs.
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -274,25 +274,16 @@ def export_model(
     feat_size = model.frontend.output_size()
     frontend_options, frontend_arrays = frontend_description(model, sample_rate)
     extend_positions(encoder, max_frames)
-    decoding_chunk = (
-        (encoder.decoding_chunk_size, encoder.num_decoding_left_chunks) if streaming else None
-    )
     moe_layers = sum(isinstance(m, MoEFeedForward) for m in model.modules())
     _log(f"{type(model).__name__}: {moe_layers} MoE layers, exported with sparse top-k routing")
     graphs: List[ExportedGraph] = []
-    try:
+    with torch.no_grad():
+        graphs.append(_export_encoder(encoder, feat_size, output_dir))
+        graphs.append(_export_ctc(model.ctc, encoder.output_size(), output_dir))
         if streaming:
-            encoder.set_decoding_chunk(0)  # encoder.onnx is the full-context encoder
-        with torch.no_grad():
-            graphs.append(_export_encoder(encoder, feat_size, output_dir))
-            graphs.append(_export_ctc(model.ctc, encoder.output_size(), output_dir))
-            if streaming:
-                graphs.append(_export_chunk_encoder(encoder, feat_size, output_dir))
-            if decoder is not None:
-                graphs.append(_export_decoder(decoder, model, encoder.output_size(), output_dir))
-    finally:
-        if streaming:
-            encoder.set_decoding_chunk(*decoding_chunk)
+            graphs.append(_export_chunk_encoder(encoder, feat_size, output_dir))
+        if decoder is not None:
+            graphs.append(_export_decoder(decoder, model, encoder.output_size(), output_dir))
     np.savez(output_dir / "frontend.npz", **frontend_arrays)
     description = {
         "format_version": EXPORT_FORMAT_VERSION,

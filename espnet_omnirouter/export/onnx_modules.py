@@ -11,6 +11,7 @@ from typing import Tuple
 
 import torch
 
+from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 
 
@@ -40,7 +41,9 @@ class FullContextEncoder(torch.nn.Module):
     def forward(
         self, feats: torch.Tensor, feats_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        encoder_out, encoder_out_lens, _ = self.encoder(feats, feats_lens)
+        # Full context, also for a U2++ encoder configured with a decoding chunk size.
+        context = {"chunk_size": 0} if isinstance(self.encoder, MoEConformerEncoder) else {}
+        encoder_out, encoder_out_lens, _ = self.encoder(feats, feats_lens, **context)
         if isinstance(encoder_out, tuple):  # intermediate CTC outputs: not exported
             encoder_out = encoder_out[0]
         frames = torch.arange(encoder_out.shape[1], device=encoder_out.device)
@@ -93,8 +96,6 @@ class ChunkEncoder(torch.nn.Module):
         cnn_cache: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         encoder = self.encoder
-        for layer in encoder.moe_layers:
-            layer.reset_routing()  # no padding in a chunk: no stale mask of a full forward
         x, _ = encoder.embed_with_positions(chunk)
         cache_time = att_cache.shape[2]
         # Positional embeddings of the keys: the cached frames, then the chunk.
@@ -106,7 +107,12 @@ class ChunkEncoder(torch.nn.Module):
         for index, block in enumerate(encoder.encoders):
             has_conv = block.conv_module is not None
             x, keys, new_cnn = block(
-                x, pos_emb, mask, att_cache[index], cnn_cache[index] if has_conv else None
+                x,
+                pos_emb,
+                mask,
+                att_cache[index],
+                cnn_cache[index] if has_conv else None,
+                router=encoder.shared_router,
             )
             keep_from = torch.where(
                 required_cache_size < 0,

@@ -1,5 +1,6 @@
-"""An exported model loaded into ONNX Runtime: features to encoder output, CTC
-log-probabilities, U2++ chunk-by-chunk encoding with caches, attention rescoring, text."""
+"""An exported model loaded into ONNX Runtime, as a ``RecognitionModel``: features,
+encoder output, CTC log-probabilities, U2++ chunk-by-chunk encoding with caches, the
+attention decoders, text."""
 
 import json
 from pathlib import Path
@@ -16,8 +17,7 @@ except ModuleNotFoundError as error:  # no import from the package: runtime/ sta
         name="onnxruntime",
     ) from error
 
-from .ctc_search import Hypothesis
-from .frontend import LogMelFrontend
+from .frontend import LogMelFrontend, StreamingFeatures
 
 SUPPORTED_FORMAT_VERSION = 1
 
@@ -38,7 +38,8 @@ class ChunkState:
 
 
 class ExportedModel:
-    """The graphs of an export dir (``bin/export``) and what decoding needs around them.
+    """The graphs of an export dir (``bin/export``) and what decoding needs around them:
+    a ``recognition_model.RecognitionModel``.
 
     A graph's ONNX Runtime session is created when first used, so a decoding mode loads
     only its own graphs (CTC greedy search: encoder and CTC; streaming: chunk encoder
@@ -101,8 +102,25 @@ class ExportedModel:
         return self.frontend.min_samples(self.encoder_info["right_context"] + 1)
 
     @property
-    def streaming(self) -> bool:
+    def streamable(self) -> bool:
+        """Whether the export has the streaming chunk encoder (U2++, causal)."""
         return "chunk_encoder" in self.graphs
+
+    @property
+    def chunk_attention(self) -> bool:
+        """Chunk attention runs on the chunk encoder: the exports that stream."""
+        return self.streamable
+
+    @property
+    def right_context(self) -> int:
+        return int(self.encoder_info["right_context"])
+
+    @property
+    def hop_length(self) -> int:
+        return self.frontend.hop_length
+
+    def feature_stream(self) -> StreamingFeatures:
+        return StreamingFeatures(self.frontend)
 
     @property
     def has_decoder(self) -> bool:
@@ -132,8 +150,13 @@ class ExportedModel:
         """(samples,) at ``sample_rate`` -> normalised features (T, F)."""
         return self.frontend(samples)
 
-    def encode(self, feats: np.ndarray) -> np.ndarray:
-        """Full-context encoder output (1, T', D) of one utterance's features (T, F)."""
+    def encode(
+        self, feats: np.ndarray, chunk_size: int = 0, num_left_chunks: int = -1
+    ) -> np.ndarray:
+        """Encoder output (1, T', D) of one utterance's features (T, F): full context, or
+        chunk attention computed chunk by chunk (``encode_chunk_by_chunk``)."""
+        if chunk_size:
+            return self.encode_chunk_by_chunk(feats, chunk_size, num_left_chunks)
         self._check_length(feats.shape[0])
         encoder_out, _ = self.session("encoder").run(
             None, {"feats": feats[None], "feats_lens": np.array([feats.shape[0]], np.int64)}
@@ -150,7 +173,7 @@ class ExportedModel:
         return (chunk_size - 1) * rate + right + 1, chunk_size * rate
 
     def new_chunk_state(self) -> ChunkState:
-        if not self.streaming:
+        if not self.streamable:
             raise ExportedModelError(
                 f"{self.directory}: no chunk_encoder.onnx; streaming and chunk attention "
                 "need a U2++ model (encoder: u2pp_conformer)"
@@ -160,8 +183,8 @@ class ExportedModel:
 
     def encode_chunk(
         self, chunk: np.ndarray, state: ChunkState, required_cache_size: int
-    ) -> np.ndarray:
-        """Encode the next chunk (W, F) of a stream; updates ``state``; (1, t, D)."""
+    ) -> Tuple[np.ndarray, ChunkState]:
+        """Encode the next chunk (W, F) of a stream: (1, t, D) and the state, updated."""
         self._check_length(state.offset * self.encoder_info["subsampling_rate"] + len(chunk))
         output, state.att_cache, state.cnn_cache = self.session("chunk_encoder").run(
             None,
@@ -174,7 +197,7 @@ class ExportedModel:
             },
         )
         state.offset += output.shape[1]
-        return output
+        return output, state
 
     def encode_chunk_by_chunk(
         self, feats: np.ndarray, chunk_size: int, num_left_chunks: int = -1
@@ -187,59 +210,29 @@ class ExportedModel:
         required = chunk_size * num_left_chunks if num_left_chunks >= 0 else -1
         state, outputs = self.new_chunk_state(), []
         for start in range(0, len(feats) - self.encoder_info["right_context"], stride):
-            outputs.append(self.encode_chunk(feats[start : start + window], state, required))
+            output, state = self.encode_chunk(feats[start : start + window], state, required)
+            outputs.append(output)
         size = self.encoder_info["output_size"]
         return np.concatenate(outputs, axis=1) if outputs else np.zeros((1, 0, size), np.float32)
 
-    def rescore(
+    def decoder_log_probs(
         self,
         encoder_out: np.ndarray,
-        hyps: Sequence[Hypothesis],
-        ctc_weight: float = 0.5,
-        reverse_weight: Optional[float] = None,
-    ) -> Tuple[List[int], List[float]]:
-        """U2++ attention rescoring of a CTC n-best (``asr.decoding.attention_rescoring``):
-        score = (1 - r) * left-to-right + r * right-to-left log-probability of the tokens
-        and <eos> + ``ctc_weight`` * CTC score. Returns the best tokens and every score."""
+        ys_in: np.ndarray,
+        ys_in_lens: np.ndarray,
+        r_ys_in: Optional[np.ndarray],
+    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """``decoder.onnx`` teacher-forced on one utterance's encoder output (1, T, D):
+        left-to-right log-probabilities (N, L, V), and right-to-left ones with
+        ``r_ys_in`` (a bidirectional export)."""
         if not self.has_decoder:
-            raise ExportedModelError(
-                f"{self.directory}: no decoder.onnx (the model has no decoder)"
-            )
-        if not hyps:
-            raise ValueError("attention rescoring needs at least one hypothesis")
-        reverse_weight = self.reverse_weight if reverse_weight is None else reverse_weight
-        token_lists = [list(tokens) for tokens, _ in hyps]
-        ys_in, ys_out, lens = self._teacher_forcing(token_lists)
-        inputs = {"encoder_out": encoder_out, "hyps": ys_in, "hyps_lens": lens}
+            raise ExportedModelError(f"{self.directory}: no decoder.onnx (the model has none)")
         bidirectional = self.description["decoder"]["bidirectional"]
+        inputs = {"encoder_out": encoder_out, "hyps": ys_in, "hyps_lens": ys_in_lens}
         if bidirectional:
-            r_ys_in, r_ys_out, _ = self._teacher_forcing([t[::-1] for t in token_lists])
-            inputs["r_hyps"] = r_ys_in
+            inputs["r_hyps"] = ys_in if r_ys_in is None else r_ys_in
         outputs = self.session("decoder").run(None, inputs)
-        l2r = self._sequence_log_probs(outputs[0], ys_out)
-        r2l = self._sequence_log_probs(outputs[1], r_ys_out) if bidirectional else 0.0 * l2r
-        if reverse_weight > 0 and not bidirectional:
-            raise ValueError(f"reverse_weight={reverse_weight} needs a right-to-left decoder")
-        ctc_scores = np.array([float(score) for _, score in hyps], dtype=np.float32)
-        scores = (1 - reverse_weight) * l2r + reverse_weight * r2l + ctc_weight * ctc_scores
-        return token_lists[int(scores.argmax())], scores.tolist()
-
-    def _teacher_forcing(self, token_lists: List[List[int]]):
-        """Decoder inputs ``<sos> + tokens`` (N, L) padded with <eos>, targets
-        ``tokens + <eos>`` (N, L) padded with -1, and lengths (N,)."""
-        length = max(len(tokens) for tokens in token_lists) + 1
-        ys_in = np.full((len(token_lists), length), self.eos, np.int64)
-        ys_out = np.full((len(token_lists), length), -1, np.int64)
-        for row, tokens in enumerate(token_lists):
-            ys_in[row, : len(tokens) + 1] = [self.sos, *tokens]
-            ys_out[row, : len(tokens) + 1] = [*tokens, self.eos]
-        return ys_in, ys_out, np.array([len(t) + 1 for t in token_lists], np.int64)
-
-    @staticmethod
-    def _sequence_log_probs(log_probs: np.ndarray, ys_out: np.ndarray) -> np.ndarray:
-        valid = ys_out >= 0
-        picked = np.take_along_axis(log_probs, np.maximum(ys_out, 0)[..., None], -1)[..., 0]
-        return np.where(valid, picked, 0.0).sum(axis=-1, dtype=np.float32)
+        return outputs[0], (outputs[1] if bidirectional and r_ys_in is not None else None)
 
     def _check_length(self, feature_frames: int) -> None:
         rate = self.encoder_info["subsampling_rate"] or 1

@@ -10,7 +10,9 @@ Usage:
 --model is an export dir written by ``python -m espnet_omnirouter.bin.export``. Modes:
 ctc_greedy (default), ctc_prefix_beam_search, attention_rescoring (models with
 decoders) and streaming (U2++: the audio fed chunk by chunk, --chunk_size N encoder
-frames); --chunk_size with the other modes decodes with chunk attention. Audio of
+frames); --chunk_size with the other modes decodes with chunk attention. auto is streaming
+for an export that streams when --chunk_size is given, else ctc_greedy (the recipes' check
+of every export). Audio of
 another rate is resampled, channels are averaged. Prints ``<id> <text>`` per file;
 --output_text writes a Kaldi text file, --output_jsonl JSON lines with duration,
 decoding seconds and RTF.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .audio import AudioError, load_audio
-from .decoding import MODES, check_mode, decode
+from .decoding import MODES, DecodingOptions, check_mode, decode, resolve_auto_mode
 from .exported_model import ExportedModel
 
 EXIT_BAD_AUDIO = 3
@@ -100,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("audio", type=Path, nargs="+", help="wav/flac/... files")
     parser.add_argument("--model", type=Path, required=True, help="export dir (bin/export)")
-    parser.add_argument("--mode", choices=MODES, default="ctc_greedy")
+    parser.add_argument("--mode", choices=(*MODES, "auto"), default="ctc_greedy")
     parser.add_argument("--ctc_beam_size", type=int, default=10, help="CTC prefix beam / n-best")
     parser.add_argument(
         "--chunk_size", type=int, default=0,
@@ -118,10 +120,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         print(f"transcribe: cannot load export {args.model}: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
+    if args.mode == "auto":
+        args.mode, args.chunk_size = resolve_auto_mode(model, args.chunk_size)
     try:
         check_mode(model, args.mode, args.chunk_size)
     except ValueError as error:
         parser.error(f"--mode {args.mode}: {error}")
+    options = DecodingOptions(
+        ctc_beam_size=args.ctc_beam_size, chunk_size=args.chunk_size,
+        num_left_chunks=args.num_left_chunks,
+    )  # fmt: skip
 
     transcripts, failed = Transcripts(), 0
     for utt_id, path in zip(unique_ids(args.audio), args.audio):
@@ -134,9 +142,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if len(samples) < model.min_samples:
             report_too_short(path, len(samples), model.min_samples)
         start = time.perf_counter()
-        text = decode(
-            model, samples, args.mode, args.ctc_beam_size, args.chunk_size, args.num_left_chunks
-        )
+        text = decode(model, samples, args.mode, options)
         seconds = time.perf_counter() - start
         duration = len(samples) / model.sample_rate
         transcripts.add(utt_id, path, text, duration, seconds)

@@ -25,6 +25,7 @@ _subsampling = _nets_module("pytorch_backend.transformer.subsampling")
 
 BatchBeamSearch = _nets_module("batch_beam_search").BatchBeamSearch
 ConvolutionModule = _nets_module("pytorch_backend.conformer.convolution").ConvolutionModule
+DecoderLayer = _nets_module("pytorch_backend.transformer.decoder_layer").DecoderLayer
 EncoderLayer = _nets_module("pytorch_backend.conformer.encoder_layer").EncoderLayer
 LegacyRelPositionMultiHeadedAttention = _attention.LegacyRelPositionMultiHeadedAttention
 PositionwiseFeedForward = _nets_module(
@@ -33,6 +34,7 @@ PositionwiseFeedForward = _nets_module(
 add_sos_eos = _nets_module("pytorch_backend.transformer.add_sos_eos").add_sos_eos
 make_pad_mask = _nets_utils.make_pad_mask
 pad_list = _nets_utils.pad_list
+subsequent_mask = _nets_module("pytorch_backend.transformer.mask").subsequent_mask
 TooShortUttError = _subsampling.TooShortUttError
 check_short_utt = _subsampling.check_short_utt
 Conv2dSubsampling = _subsampling.Conv2dSubsampling

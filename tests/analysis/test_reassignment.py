@@ -7,6 +7,7 @@ from conftest import TINY_CONFORMER
 from espnet_omnirouter.analysis.reassignment import random_reassignment, reassign
 from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
 from espnet_omnirouter.layers.moe.router import Router
+from espnet_omnirouter.layers.moe.routing import collect_routing
 
 
 def decisions(router: Router, tokens: torch.Tensor, top_k: int):
@@ -50,9 +51,9 @@ def test_hook_on_an_encoder_zero_changes_nothing_one_changes_all(moe_type):
     speech, lengths = torch.randn(2, 40, 20), torch.tensor([40, 31])
 
     def run():
-        with torch.no_grad():
+        with torch.no_grad(), collect_routing() as records:
             out = encoder(speech, lengths)[0]
-        return out, [layer.last_routing.expert_index.clone() for layer in encoder.moe_layers]
+        return out, [record.expert_index for record in records]
 
     reference, reference_choices = run()
     with random_reassignment(encoder, 0.0, torch.Generator()):

@@ -36,3 +36,15 @@ def test_a_statistic_without_its_comma_is_still_read(tmp_path):
     curves = read_training_log(path, "loss")
     assert curves.train_steps[0] == (18, 140.0)
     assert read_training_log(path, "loss_ctc").train_steps[0] == (18, 139.5)
+
+
+def test_a_resumed_training_reads_the_logs_its_earlier_runs_left(tmp_path):
+    """Rotated as ESPnet's launch does: train.2.log (oldest), train.1.log, train.log."""
+    lines = LOG.splitlines()
+    (tmp_path / "train.2.log").write_text(lines[0] + "\n")  # killed in epoch 1
+    (tmp_path / "train.1.log").write_text("\n".join(lines[:3]) + "\n")  # killed after epoch 1
+    (tmp_path / "train.log").write_text("\n".join(lines[3:]) + "\n")  # resumed at epoch 2
+    (tmp_path / "train.x.log").write_text(lines[3].replace("60.0", "99.0"))  # not a run's log
+    curves = read_training_log(tmp_path / "train.log", "loss_ctc")
+    assert curves.train_steps == [(18, 139.5), (36, 108.9), (54, 60.0)]
+    assert len(curves.epochs) == 2

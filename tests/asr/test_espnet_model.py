@@ -6,6 +6,8 @@ import yaml
 from conftest import TINY_CONFORMER
 from espnet2.tasks.asr import ASRTask
 
+from espnet_omnirouter.layers.moe.routing import collect_routing
+
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
 
 
@@ -50,11 +52,11 @@ def aux_loss_effect(model_conf, weight=0.5):
     weighted_model = build({**conf, "load_balancing_weight": weight}, model_conf).eval()
     weighted_model.load_state_dict(base_model.state_dict())
     base_loss, stats, _ = base_model(**batch())
-    loss, weighted_stats, _ = weighted_model(**batch())
-    layers = weighted_model.routed_moe_layers()
-    assert len(layers) == 2 * TINY_CONFORMER["num_blocks"]
+    with collect_routing() as records:  # the model's own collection reports here too
+        loss, weighted_stats, _ = weighted_model(**batch())
+    assert len(records) == 2 * TINY_CONFORMER["num_blocks"]
     with torch.no_grad():
-        summed_lb = sum(float(layer.auxiliary_losses()["load_balancing_loss"]) for layer in layers)
+        summed_lb = sum(float(r.auxiliary_losses()["load_balancing_loss"]) for r in records)
     return float(base_loss), float(loss), stats, weighted_stats, summed_lb
 
 

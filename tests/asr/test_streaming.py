@@ -1,4 +1,5 @@
-"""EagerStreamingRecognizer: audio fed in pieces gives the chunk-masked offline result."""
+"""The runtime's StreamingRecognizer on an eager model (asr.decoding.eager_model): audio
+fed in pieces gives the chunk-masked offline result, and its search is incremental."""
 
 import argparse
 from pathlib import Path
@@ -9,12 +10,11 @@ import torch
 import yaml
 from conftest import TINY_CONFORMER
 
-from espnet_omnirouter.asr.decoding.batch_search import (
-    encode,
-    load_speech2text,
-    rescore_with_attention,
-)
-from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
+from espnet_omnirouter.runtime.ctc_search import CTCPrefixBeamSearch
+from espnet_omnirouter.runtime.decoding import DecodingOptions, decode
+from espnet_omnirouter.runtime.streaming import StreamingRecognizer
 
 SAMPLE_RATE = 8000
 POSITIONS = 24  # encoder frames of ESPnet's positional table; the tests stream past it
@@ -55,16 +55,16 @@ def u2pp_config(moe_type: str) -> dict:
 
 
 @pytest.fixture(scope="module", params=["dense", "u2pp"])
-def speech2text(request, tmp_path_factory):
+def model(request, tmp_path_factory) -> EagerModel:
     from espnet2.tasks.asr import ASRTask
 
     root: Path = tmp_path_factory.mktemp("u2pp")
     config = u2pp_config(request.param)
     torch.manual_seed(0)
-    model = ASRTask.build_model(argparse.Namespace(**config))
+    asr_model = ASRTask.build_model(argparse.Namespace(**config))
     (root / "config.yaml").write_text(yaml.safe_dump(config))
-    torch.save(model.state_dict(), root / "model.pth")
-    return load_speech2text(root / "config.yaml", root / "model.pth", beam_size=2)
+    torch.save(asr_model.state_dict(), root / "model.pth")
+    return EagerModel(load_speech2text(root / "config.yaml", root / "model.pth", beam_size=2))
 
 
 def audio(seconds: float) -> np.ndarray:
@@ -74,61 +74,82 @@ def audio(seconds: float) -> np.ndarray:
     return (0.4 * tone + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def offline_text(speech2text, samples: np.ndarray, chunk_size: int, num_left: int):
+def offline(model: EagerModel, samples: np.ndarray, chunk_size: int, num_left: int):
     """Chunk-masked offline decoding (encoder output, final text) of one utterance."""
-    model = speech2text.asr_model.eval()
-    model.encoder.set_decoding_chunk(chunk_size, num_left)
-    with torch.no_grad():
-        encoder_out, lengths = encode(speech2text, [torch.from_numpy(samples)])
-        log_probs = model.ctc.log_softmax(encoder_out)
-        text = rescore_with_attention(
-            speech2text, encoder_out, log_probs, lengths, 5, 0.5, model.reverse_weight
-        )[0]
-    return encoder_out, text
+    options = DecodingOptions(ctc_beam_size=5, chunk_size=chunk_size, num_left_chunks=num_left)
+    encoder_out = model.encode(model.features(samples), chunk_size, num_left)
+    return encoder_out, decode(model, samples, "attention_rescoring", options)
 
 
 @pytest.mark.parametrize("chunk_size, num_left, piece", [(4, -1, 333), (2, 1, 1000), (3, 0, 97)])
-def test_streaming_equals_chunk_masked_offline_decoding(speech2text, chunk_size, num_left, piece):
+def test_streaming_equals_chunk_masked_offline_decoding(model, chunk_size, num_left, piece):
     samples = audio(2.3)
-    offline_out, expected = offline_text(speech2text, samples, chunk_size, num_left)
-    assert offline_out.size(1) > POSITIONS  # longer than ESPnet's positional table
-    recognizer = EagerStreamingRecognizer(speech2text, chunk_size, num_left, beam_size=5)
+    offline_out, expected = offline(model, samples, chunk_size, num_left)
+    assert offline_out.shape[1] > POSITIONS  # longer than ESPnet's positional table
+    recognizer = StreamingRecognizer(model, chunk_size, num_left, beam_size=5)
     partial_frames, buffered = [], []
     for start in range(0, len(samples), piece):
         recognizer.accept_waveform(samples[start : start + piece])
-        partial_frames.append(recognizer.offset)
-        buffered.append(len(recognizer.audio))
+        partial_frames.append(recognizer.frames)
+        buffered.append(len(recognizer.features.audio))
     assert partial_frames[-1] > 0 and partial_frames == sorted(partial_frames)  # it streamed
     # The audio kept is about a piece and one STFT window, not the stream.
     assert max(buffered) <= piece + 128 + 2 * 64
-    recognizer.flush()
-    assert recognizer.encoder_out.shape == offline_out.shape
-    assert torch.allclose(recognizer.encoder_out, offline_out, atol=1e-4)
+    recognizer._encode(recognizer.features.flush(), final=True)
+    streamed_out = np.concatenate(recognizer.encoded, axis=1)
+    assert streamed_out.shape == offline_out.shape
+    np.testing.assert_allclose(streamed_out, offline_out, atol=1e-4)
     assert recognizer.finalize() == expected
-    assert recognizer.offset == 0 and len(recognizer.audio) == 0  # ready for a new stream
+    assert recognizer.frames == 0 and len(recognizer.features.audio) == 0  # a new stream
 
 
-def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(speech2text):
+def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(model):
     short, long = audio(1.0), audio(4.5)
-    recognizer = EagerStreamingRecognizer(speech2text, 3, 1, beam_size=5)
+    recognizer = StreamingRecognizer(model, 3, 1, beam_size=5)
     first = recognizer.accept_waveform(short) + "|" + recognizer.finalize()
     for start in range(0, len(long), 800):
         recognizer.accept_waveform(long[start : start + 800])
-        caches = recognizer.state[0] if recognizer.state else []
-        assert all(cache.size(1) <= 3 for cache in caches)  # one left chunk of 3 frames
-    assert recognizer.offset > 5 * POSITIONS
+        _, caches = recognizer.state
+        assert all(cache.size(1) <= 3 for cache in (caches[0] if caches else []))  # 1 left chunk
+    assert recognizer.frames > 5 * POSITIONS
     recognizer.finalize()
     assert recognizer.accept_waveform(short) + "|" + recognizer.finalize() == first
-    _, expected = offline_text(speech2text, short, 3, 1)
+    _, expected = offline(model, short, 3, 1)
     assert first.endswith("|" + expected)
 
 
-def test_streaming_needs_a_u2pp_encoder_and_a_chunk(speech2text, experiment):
+def test_the_search_of_a_stream_costs_its_new_frames_only(model, monkeypatch):
+    """Every encoder frame of a long stream is searched once, in pieces of at most a chunk:
+    the work per chunk does not grow with the stream (a search re-run over the stream so
+    far on each piece would search ~T^2 / (2 * chunk) frames)."""
+    searched = []
+    advance = CTCPrefixBeamSearch.advance
+
+    def counting_advance(search, log_probs):
+        searched.append(len(log_probs))
+        advance(search, log_probs)
+
+    monkeypatch.setattr(CTCPrefixBeamSearch, "advance", counting_advance)
+    samples, chunk_size = audio(6.0), 2
+    recognizer = StreamingRecognizer(model, chunk_size, 1, beam_size=3)
+    frames_after_piece = []
+    for start in range(0, len(samples), 500):
+        recognizer.accept_waveform(samples[start : start + 500])
+        frames_after_piece.append(recognizer.frames)
+    recognizer.finalize()
+    total = model.encode(model.features(samples), chunk_size, 1).shape[1]
+    assert frames_after_piece[-1] > 5 * POSITIONS and frames_after_piece == sorted(
+        frames_after_piece
+    )
+    assert max(searched) <= chunk_size and sum(searched) == total
+
+
+def test_streaming_needs_a_u2pp_encoder_and_a_chunk(model, experiment):
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
-        EagerStreamingRecognizer(speech2text, 0)
+        StreamingRecognizer(model, 0)
     ctc_model = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
     with pytest.raises(TypeError, match="needs a u2pp_conformer encoder"):
-        EagerStreamingRecognizer(ctc_model, 4)
+        StreamingRecognizer(EagerModel(ctc_model), 4)
 
 
 @pytest.mark.parametrize(
@@ -144,9 +165,11 @@ def test_models_that_cannot_stream_are_refused(tmp_path, update, message):
     config = u2pp_config("dense")
     for key, value in update.items():
         config[key] = {**config[key], **value} if isinstance(value, dict) else value
-    model = ASRTask.build_model(argparse.Namespace(**config))
+    asr_model = ASRTask.build_model(argparse.Namespace(**config))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    torch.save(model.state_dict(), tmp_path / "model.pth")
+    torch.save(asr_model.state_dict(), tmp_path / "model.pth")
     speech2text = load_speech2text(tmp_path / "config.yaml", tmp_path / "model.pth", beam_size=1)
+    eager = EagerModel(speech2text)
+    assert not eager.streamable
     with pytest.raises(ValueError, match=message):
-        EagerStreamingRecognizer(speech2text, 4)
+        StreamingRecognizer(eager, 4)

@@ -147,12 +147,10 @@ def test_u2pp_options_train_decode_and_stream(tmp_path, encoder_conf, moe_conf, 
     import numpy as np
     import yaml
 
-    from espnet_omnirouter.asr.decoding.batch_search import (
-        encode,
-        load_speech2text,
-        rescore_with_attention,
-    )
-    from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
+    from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+    from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
+    from espnet_omnirouter.runtime.decoding import DecodingOptions, decode
+    from espnet_omnirouter.runtime.streaming import StreamingRecognizer
 
     args = ASRTask.get_parser().parse_args([])
     vars(args).update(
@@ -182,17 +180,14 @@ def test_u2pp_options_train_decode_and_stream(tmp_path, encoder_conf, moe_conf, 
     if "interctc_layer_idx" in encoder_conf:  # with the intermediate CTC's results
         results, _ = results
     assert isinstance(results[0][0], str)
-    model.encoder.set_decoding_chunk(2, 1)
-    with torch.no_grad():
-        encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
-        expected = rescore_with_attention(
-            speech2text, encoded, model.ctc.log_softmax(encoded), lengths, 4, 0.5, 0.3
-        )[0]
+    eager = EagerModel(speech2text)
+    options = DecodingOptions(4, 0.5, 0.3, chunk_size=2, num_left_chunks=1)
+    expected = decode(eager, samples, "attention_rescoring", options)
     if not model.encoder.streamable:
         with pytest.raises(ValueError, match="causal: false"):
-            EagerStreamingRecognizer(speech2text, 2, 1)
+            StreamingRecognizer(eager, 2, 1)
         return
-    recognizer = EagerStreamingRecognizer(speech2text, 2, 1, beam_size=4, reverse_weight=0.3)
+    recognizer = StreamingRecognizer(eager, 2, 1, beam_size=4, reverse_weight=0.3)
     for start in range(0, len(samples), 1000):
         recognizer.accept_waveform(samples[start : start + 1000])
     assert recognizer.finalize() == expected

@@ -13,10 +13,12 @@ import pytest
 import soundfile
 import torch
 
-from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.bin.pseudo_label import select
 from espnet_omnirouter.data.kaldi_dir import Utterance, validate_data_dir, write_data_dir
 from espnet_omnirouter.runtime.audio import load_audio
+from espnet_omnirouter.runtime.decoding import decode
 from espnet_omnirouter.scoring.wer import read_kaldi_text
 
 RATE = 8000  # the tiny experiment's
@@ -160,7 +162,7 @@ def test_resumes_after_a_kill_segments_long_audio_and_refilters(experiment, tmp_
     speech2text.asr_model.eval()
     wave = torch.from_numpy(load_audio(folder / "sub" / "b.flac", RATE))
     with torch.no_grad():
-        expected = ctc_greedy(speech2text, *ctc_log_probs(speech2text, [wave]))[0]
+        expected = decode(EagerModel(speech2text), wave.numpy(), "ctc_greedy")
     assert by_id["b"]["text"] == expected
 
     labelled = sorted(r["utt"] for r in records if r["text"])

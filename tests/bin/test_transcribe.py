@@ -11,8 +11,10 @@ import pytest
 import soundfile
 import torch
 
-from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.runtime.audio import load_audio
+from espnet_omnirouter.runtime.decoding import decode
 
 SAMPLE_RATE = 8000
 
@@ -57,7 +59,7 @@ def test_transcribes_any_rate_and_channels_like_the_batch_decoder(experiment, tm
     speech2text.asr_model.eval()
     waves = [torch.from_numpy(load_audio(tmp_path / n, SAMPLE_RATE)) for n in ["a.wav", "b.flac"]]
     with torch.no_grad():
-        expected = [ctc_greedy(speech2text, *ctc_log_probs(speech2text, [w]))[0] for w in waves]
+        expected = [decode(EagerModel(speech2text), w.numpy(), "ctc_greedy") for w in waves]
     assert [printed["a"], printed["b"]] == expected
 
 

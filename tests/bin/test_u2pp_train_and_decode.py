@@ -92,3 +92,32 @@ def test_transcribe_streams_like_bin_decode(trained):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == f"utt03 {expected['utt03']}\n"
+
+
+def test_only_models_that_stream_get_a_streaming_pass(trained, tmp_path):
+    """``--streaming_chunk_size`` adds a chunk-by-chunk pass for a causal U2++ model; a
+    ``causal: false`` one (its convolution looks ahead) decodes at full context only."""
+    import argparse
+
+    import torch
+    import yaml
+    from espnet2.tasks.asr import ASRTask
+
+    config = yaml.safe_load((trained / "config.yaml").read_text())
+    config["encoder_conf"]["causal"] = False
+    lookahead = tmp_path / "exp_lookahead"
+    lookahead.mkdir()
+    (lookahead / "config.yaml").write_text(yaml.safe_dump(config))
+    model = ASRTask.build_model(argparse.Namespace(**config))
+    torch.save(model.state_dict(), lookahead / "2epoch.pth")
+    stream = ["--modes", "ctc_greedy", "--streaming_chunk_size", "2"]
+    for exp, streams in ((trained, True), (lookahead, False)):
+        output = tmp_path / f"decode_{exp.name}"
+        data = trained.parent / "data"
+        run(
+            "decode", str(data), "--asr_train_config", str(exp / "config.yaml"),
+            "--asr_model_file", str(exp / "2epoch.pth"), "--output_dir", str(output),
+            "--nj", "1", *stream, cwd=trained.parent,
+        )  # fmt: skip
+        assert (output / "ctc_greedy" / "data" / "text").is_file()
+        assert (output / "chunk2").is_dir() == streams, exp.name

@@ -13,6 +13,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
+from espnet_omnirouter.layers.moe.routing import collect_routing, report_routing
 
 pytestmark = pytest.mark.skipif(
     not GLOO_AVAILABLE, reason="torch.distributed has no gloo backend in this build"
@@ -34,17 +35,18 @@ class SignRoutedOmniFFNs(torch.nn.Module):
             self.router.linear.weight[:, 0] = torch.tensor([0.5, -0.5])
         self.layers = torch.nn.ModuleList(
             MoEFeedForward(
-                DIM, HIDDEN, 0.0, torch.nn.SiLU(), EXPERTS, router=self.router,
+                DIM, HIDDEN, 0.0, torch.nn.SiLU(), EXPERTS, shares_router=True,
                 expert_backend=backend,
             )
             for _ in range(2)
         )  # fmt: skip
 
     def forward(self, xs: torch.Tensor) -> torch.Tensor:
-        """(#batch, time, D) -> (#batch, time, D)."""
+        """(#batch, time, D) -> (#batch, time, D); the layers' routing is reported."""
         for layer in self.layers:
-            layer.reset_routing()
-            xs = xs + layer(xs)
+            ys, record = layer(xs, router=self.router)
+            report_routing(record)
+            xs = xs + ys
         return xs
 
 
@@ -66,15 +68,16 @@ def rank_inputs(expert_1_users: List[int]) -> List[torch.Tensor]:
 def train_steps(model: torch.nn.Module, xs: torch.Tensor) -> List[torch.Tensor]:
     """STEPS of SGD on mean squared output; returns each step's (layers, E) token counts."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    module = model.module if isinstance(model, DistributedDataParallel) else model
     loads = []
     for _ in range(STEPS):
         optimizer.zero_grad()
-        model(xs).pow(2).mean().backward()
+        with collect_routing() as records:
+            outputs = model(xs)
+        outputs.pow(2).mean().backward()
         optimizer.step()
         loads.append(
-            torch.stack([torch.bincount(m.last_routing.expert_index.view(-1), minlength=EXPERTS)
-                         for m in module.layers])
+            torch.stack([torch.bincount(r.expert_index.view(-1), minlength=EXPERTS)
+                         for r in records])
         )  # fmt: skip
     return loads
 

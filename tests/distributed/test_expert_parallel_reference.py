@@ -13,6 +13,7 @@ from gloo_ranks import GLOO_AVAILABLE, run_on_ranks
 from espnet_omnirouter.layers.moe.experts import StackedExperts
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
+from espnet_omnirouter.layers.moe.routing import collect_routing, report_routing
 
 pytestmark = pytest.mark.skipif(
     not GLOO_AVAILABLE, reason="torch.distributed has no gloo backend in this build"
@@ -29,14 +30,16 @@ class OmniFFNs(torch.nn.Module):
         super().__init__()
         self.router = Router(DIM, EXPERTS)
         self.layers = torch.nn.ModuleList(
-            MoEFeedForward(DIM, HIDDEN, 0.0, torch.nn.SiLU(), EXPERTS, top_k=2, router=self.router)
+            MoEFeedForward(DIM, HIDDEN, 0.0, torch.nn.SiLU(), EXPERTS, top_k=2, shares_router=True)
             for _ in range(2)
         )
 
     def forward(self, xs: torch.Tensor) -> torch.Tensor:
-        """(#batch, time, D) -> (#batch, time, D)."""
+        """(#batch, time, D) -> (#batch, time, D); the layers' routing is reported."""
         for layer in self.layers:
-            xs = xs + layer(xs)
+            ys, record = layer(xs, router=self.router)
+            report_routing(record)
+            xs = xs + ys
         return xs
 
 
@@ -81,7 +84,8 @@ def test_expert_parallel_matches_one_process(tmp_path: Path):
 
     torch.manual_seed(0)
     reference = OmniFFNs()
-    outputs = reference(torch.cat(rank_tokens(), dim=1))
+    with collect_routing() as records:
+        outputs = reference(torch.cat(rank_tokens(), dim=1))
     (outputs.pow(2).sum() / sum(TOKENS)).backward()
     for rank, result in enumerate(results):
         start = sum(TOKENS[:rank])
@@ -97,5 +101,5 @@ def test_expert_parallel_matches_one_process(tmp_path: Path):
             full = getattr(reference.layers[int(layer)].experts, name).grad
             torch.testing.assert_close(grad, full[block], rtol=0, atol=1e-6, msg=key)
     # Every expert ran somewhere: the test exercised all four shards and both directions.
-    for layer in reference.layers:
-        assert torch.bincount(layer.last_routing.expert_index.view(-1), minlength=EXPERTS).min() > 0
+    for record in records:
+        assert torch.bincount(record.expert_index.view(-1), minlength=EXPERTS).min() > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_RECIPE_ENCODER_ARGS
 
+from espnet_omnirouter.analysis.training_log import read_training_log
 from espnet_omnirouter.data.kaldi_dir import validate_data_dir
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "espeak_en" / "asr1"
@@ -121,6 +122,8 @@ def test_tiny_run_through_every_stage(tmp_path):
         assert len(json.loads(tuning.read_text())["grid"]) == 12  # 4 LM weights x 3 word scores
     assert "`ctc_lexicon_lm` LM weight / word score chosen on the held-out set: dense " in results
     assert (tmp_path / "figures" / "routing_association.png").stat().st_size > 0
+    assert "## Routing and training figures" in results  # stage 8 shows them in RESULTS.md
+    assert "](figures/routing_association.png)" in results
     stages = (tmp_path / "exp" / "stage_times.tsv").read_text()
     assert [line.split("\t")[0] for line in stages.splitlines()] == [*"12345556667", "8", *"999"]
     # A re-run skips the finished trainings instead of redoing them.
@@ -128,7 +131,7 @@ def test_tiny_run_through_every_stage(tmp_path):
         [*command, "--stage", "5", "--stop_stage", "5"], capture_output=True, text=True
     )
     assert rerun.returncode == 0 and rerun.stdout.count("already trained, skipping") == 3
-    # Resumed from its checkpoint, a training's log keeps the earlier run's epochs.
+    # Resumed from its checkpoint, a training keeps the earlier run's log (as ESPnet's launch).
     dense = tmp_path / "exp" / "asr_dense"
     (dense / "valid.loss.ave.pth").unlink()
     resumed = subprocess.run(
@@ -138,5 +141,7 @@ def test_tiny_run_through_every_stage(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     log = (dense / "train.log").read_text()
-    assert "The training was resumed using" in log and not (dense / "train.earlier.log").exists()
-    assert re.findall(r"(\d)epoch results: \[train\]", log) == ["1", "2"]
+    assert "The training was resumed using" in log
+    earlier = (dense / "train.1.log").read_text()
+    assert re.findall(r"(\d)epoch results: \[train\]", earlier) == ["1", "2"]
+    assert len(read_training_log(dense / "train.log").epochs) == 2

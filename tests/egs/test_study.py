@@ -19,6 +19,13 @@ sys.path.insert(0, str(RECIPE / "local"))
 
 from study import tied_router_state  # noqa: E402
 from study_grid import GROUPS, run_names_by_group, select_runs, study_runs  # noqa: E402
+from study_records import (  # noqa: E402
+    REFERENCES_FILE,
+    ReferencesMismatch,
+    dump_json,
+    load_records,
+    store_references,
+)
 from study_tables import study_tables  # noqa: E402
 
 import espnet_omnirouter  # noqa: E402,F401
@@ -123,6 +130,24 @@ def test_u2pp_table_compares_moe_with_dense_and_names_what_is_missing():
     assert "Not yet run: u2pp_dense_x4_s0 u2pp_moe_lb_s0 u2pp_omni_s0." in table
 
 
+def test_references_are_kept_once_and_a_run_on_other_data_is_refused(tmp_path):
+    clean = {"test_clean": {"utt_ids": ["a", "b"], "ref_words": [3, 4]}}
+    noise = {"test_noise": {"utt_ids": ["c"], "ref_words": [5]}}
+    store_references(tmp_path, clean)
+    store_references(tmp_path, {**clean, **noise})  # another set joins
+    record = {"run": {"name": "r"}, "decoding": {"ctc_greedy": {"errors": {"test_noise": [1]}}}}
+    (tmp_path / "r.json").write_text(dump_json(record))
+    (loaded,) = load_records(tmp_path)
+    assert loaded["references"] == noise  # the sets the run decoded
+    with pytest.raises(ReferencesMismatch, match="test_clean: the utterances or references"):
+        store_references(tmp_path, {"test_clean": {"utt_ids": ["a", "b"], "ref_words": [3, 5]}})
+
+
+def test_records_keep_lists_of_numbers_on_one_line():
+    text = dump_json({"errors": {"test_clean": [1, 2, 3]}, "ids": ["a", "b"]})
+    assert '"test_clean": [1, 2, 3]' in text and '"a",\n' in text
+
+
 def tiny_conf_dir(path: Path) -> Path:
     """The recipe's dense and omni configs shrunk to seconds of training."""
     path.mkdir()
@@ -149,8 +174,13 @@ def test_tiny_study_records_and_tables_rebuilt_from_records(tmp_path):
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")}
+    records = {record["run"]["name"]: record for record in load_records(tmp_path / "records")}
     assert set(records) == {"dense_s0", "omni_s0", "omni_s1", "omni_init"}
+    # The references are kept once, beside the records, not in each of them.
+    assert "references" not in json.loads((tmp_path / "records" / "omni_s1.json").read_text())
+    assert set(json.loads((tmp_path / "records" / REFERENCES_FILE).read_text())) == {
+        "test_clean", "test_noise"
+    }  # fmt: skip
     omni = records["omni_s1"]
     assert omni["run"]["seed"] == 1 and omni["run"]["tag"] == "study_omni_s1"
     assert set(omni["decoding"]) == {"ctc_lexicon_lm", "ctc_greedy"}

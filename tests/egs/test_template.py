@@ -1,6 +1,6 @@
 """The skeleton the recipes share (egs/TEMPLATE/asr1): one stage numbering, path.sh without
-side effects, and jobs run through cmd.sh's job commands (run.pl, slurm.pl) with their
-progress lines printed."""
+side effects, and jobs run through cmd.sh's job commands (omnirouter-jobs, on this machine or
+on Slurm) with their progress lines printed."""
 
 import hashlib
 import os
@@ -19,7 +19,8 @@ RECIPES = {
     "ood_benchmarks": {1, 6, 7},
 }
 RUN_JOBS = TEMPLATE / "utils" / "run_jobs.sh"
-RUN_PL = TEMPLATE / "utils" / "run.pl"
+JOB_RUNNER = str(Path(sys.executable).with_name("omnirouter-jobs"))
+FAKE_SLURM = REPO / "tests" / "jobs" / "fake_slurm"
 
 
 def stage_numbers() -> dict:
@@ -162,7 +163,7 @@ PROGRESS = 'for i in 1 2; do echo "[x] job JOB step $i"; echo "[z] hidden"; done
 
 
 def test_run_jobs_prints_the_progress_lines_of_every_job(tmp_path):
-    result = run_jobs(tmp_path, str(RUN_PL), "bash", "-c", PROGRESS)
+    result = run_jobs(tmp_path, JOB_RUNNER, "bash", "-c", PROGRESS)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert sorted(lines) == sorted(
@@ -173,38 +174,21 @@ def test_run_jobs_prints_the_progress_lines_of_every_job(tmp_path):
 
 def test_run_jobs_shows_the_end_of_a_failed_job_log(tmp_path):
     result = run_jobs(
-        tmp_path, str(RUN_PL), "bash", "-c", 'echo "[x] JOB"; echo "why JOB"; [ JOB = 1 ]'
+        tmp_path, JOB_RUNNER, "bash", "-c", 'echo "[x] JOB"; echo "why JOB"; [ JOB = 1 ]'
     )
     assert result.returncode == 1
-    assert f"--- the end of {tmp_path}/log/x.2.log:" in result.stderr
+    assert f"job 2 failed (exit code 1): {tmp_path}/log/x.2.log; its last lines:" in result.stderr
     assert "why 2" in result.stderr and "why 1" not in result.stderr
     assert f"failed (logs: {tmp_path}/log/x.*.log)" in result.stderr
 
 
-FAKE_SBATCH = """#!/bin/bash
-# sbatch as a cluster would run it: each array task alone, with only PATH exported.
-tasks=1-1
-while [ $# -gt 1 ]; do
-    case "$1" in --array) tasks="$2"; shift 2 ;; *) shift ;; esac
-done
-for ((task = ${tasks%-*}; task <= ${tasks#*-}; task++)); do
-    (env -i PATH="$PATH" SLURM_ARRAY_TASK_ID="$task" bash "$1" > /dev/null 2>&1 &)
-done
-echo "Submitted batch job 4242"
-"""
-
-
 def test_jobs_run_on_slurm_through_cmd_sh(tmp_path):
-    fake_bin = tmp_path / "fake_bin"
-    fake_bin.mkdir()
-    (fake_bin / "sbatch").write_text(FAKE_SBATCH)
-    (fake_bin / "squeue").write_text("#!/bin/sh\nexit 0\n")
-    for tool in ("sbatch", "squeue"):
-        (fake_bin / tool).chmod(0o755)
-    recipe = REPO / "egs" / "ood_benchmarks" / "asr1"  # jobs run its path.sh
+    """OMNIROUTER_CMD_BACKEND=slurm: conf/jobs/slurm.yaml's cluster, through stand-in
+    sbatch/scancel that run each Slurm job on this machine."""
+    recipe = REPO / "egs" / "ood_benchmarks" / "asr1"
     command = f'. ./cmd.sh && {RUN_JOBS} "${{decode_cmd}}" 2 {tmp_path}/log/x.JOB.log "x|y" '
     command += "python -c \"print('[x] job JOB'); print('[y]', __import__('sys').prefix)\""
-    path = f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    path = f"{FAKE_SLURM}:{Path(sys.executable).parent}:/usr/bin:/bin"
     environment = {"PATH": path, "OMNIROUTER_CMD_BACKEND": "slurm", "HOME": str(tmp_path)}
     result = subprocess.run(
         ["bash", "-c", command], cwd=recipe, capture_output=True, text=True, env=environment
@@ -212,10 +196,11 @@ def test_jobs_run_on_slurm_through_cmd_sh(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = sorted(result.stdout.splitlines())
     assert lines == ["[x] job 1", "[x] job 2", f"[y] {sys.prefix}", f"[y] {sys.prefix}"]
-    assert "with status 0" in (tmp_path / "log" / "x.2.log").read_text()
+    assert "# Ended (code 0)" in (tmp_path / "log" / "x.2.log").read_text()
+    assert (tmp_path / "log" / "dask").is_dir()  # the Slurm jobs' own output goes there
 
 
 def test_cmd_sh_names_the_backends():
     result = bash(". egs/espeak_en/asr1/cmd.sh", OMNIROUTER_CMD_BACKEND="sge")
     assert result.returncode == 1
-    assert "unknown backend 'sge' (OMNIROUTER_CMD_BACKEND): local or slurm" in result.stderr
+    assert "unknown backend 'sge' (OMNIROUTER_CMD_BACKEND): one of local slurm" in result.stderr

@@ -191,3 +191,23 @@ def test_the_packed_model_transcribes_through_espnet3(recipe_run):
     demo = recipe_run / "exp" / "training_omni" / "demo"
     assert "espnet_omnirouter" in (demo / "requirements.txt").read_text()
     assert (demo / "app.py").is_file() and (demo / "demo.yaml").is_file()
+
+
+def test_run_sh_decodes_each_trained_model_in_the_mode_it_suits(recipe_run, tmp_path):
+    """run.sh's choice of inference config: local/decoding_mode.py on the trained config."""
+
+    def mode_of(config: Path) -> str:
+        script = RECIPE / "local" / "decoding_mode.py"
+        result = subprocess.run(
+            [sys.executable, str(script), str(config)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    trained = recipe_run / "exp" / "training_omni" / "config.yaml"
+    assert mode_of(trained) == "ctc_greedy"  # CTC only
+    with_decoder = yaml.safe_load(trained.read_text())
+    with_decoder["decoder"] = "bi_transformer"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(with_decoder))
+    assert mode_of(tmp_path / "config.yaml") == "attention_rescoring"
+    assert (RECIPE / "conf" / "inference_attention_rescoring.yaml").is_file()

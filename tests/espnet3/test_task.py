@@ -20,6 +20,7 @@ from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEn
 from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel  # noqa: E402
 from espnet_omnirouter.asr.u2pp_model import U2ppASRModel  # noqa: E402
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward  # noqa: E402
+from espnet_omnirouter.layers.moe.router import Router  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[2] / "egs3" / "espeak_en" / "asr1" / "conf"
 TASK = "espnet_omnirouter.espnet3.task.ASRTask"
@@ -63,7 +64,8 @@ def test_every_recipe_model_builds_and_trains(
     loss.backward()
     assert torch.isfinite(loss)
     if layers:  # the routers learn from the loss
-        assert all(p.grad is not None for layer in layers for p in layer.router.parameters())
+        routers = [m for m in model.modules() if isinstance(m, Router)]
+        assert all(p.grad is not None for router in routers for p in router.parameters())
     if name in ("switch", "omni"):  # the auxiliary losses and routing statistics are reported
         assert {"moe_aux_loss", "moe_load_balancing_loss", "moe_enc0_macaron_entropy"} <= set(stats)
 

@@ -6,7 +6,7 @@ import torch
 import yaml
 from conftest import TINY_CONFORMER, TINY_DECODER, make_experiment
 
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 
 MODEL_TYPES = ["dense", "switch", "omni", "u2pp_moe", "u2pp_dense"]
 

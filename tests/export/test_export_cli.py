@@ -12,7 +12,7 @@ import yaml
 from conftest import make_experiment
 from onnx_models import load
 
-from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
 from espnet_omnirouter.runtime.decoding import decode
 from espnet_omnirouter.runtime.exported_model import ExportedModel
 
@@ -58,7 +58,7 @@ def test_exports_a_packed_model_that_the_runtime_decodes_as_eager(tmp_path):
     speech2text = load(exp)
     samples = torch.sin(torch.arange(9000) * 0.07) * torch.sin(torch.arange(9000) * 0.002)
     with torch.no_grad():
-        expected = ctc_greedy(speech2text, *ctc_log_probs(speech2text, [samples]))[0]
+        expected = decode(EagerModel(speech2text), samples.numpy(), "ctc_greedy")
     assert expected and decode(runtime, samples.numpy()) == expected
     with pytest.raises(ValueError, match="longer than the export's max_frames=500"):
         runtime.encode(runtime.features(samples.repeat(60).numpy()))

@@ -13,9 +13,9 @@ import pytest
 import torch
 from onnx_models import MODEL_TYPES, load, make_model_dir
 
-from espnet_omnirouter.asr.decoding.attention_rescoring import _teacher_forcing_batch
 from espnet_omnirouter.export.exporter import ExportError, export_model
 from espnet_omnirouter.export.onnx_modules import extend_positions
+from espnet_omnirouter.runtime.rescoring import teacher_forcing
 
 ATOL = 1e-4
 
@@ -121,10 +121,8 @@ def test_decoders_equal_eager_teacher_forcing(exported):
         return
     hyps = [[2, 3, 2], [4], [3, 3, 2, 4, 2]]
     encoder_out = torch.randn(1, 23, model.encoder.output_size())
-    ys_in, _, ys_in_lens = _teacher_forcing_batch(hyps, model.sos, model.eos, torch.device("cpu"))
-    r_ys_in, _, _ = _teacher_forcing_batch(
-        [h[::-1] for h in hyps], model.sos, model.eos, torch.device("cpu")
-    )
+    ys_in, _, ys_in_lens = map(torch.from_numpy, teacher_forcing(hyps, model.sos, model.eos))
+    r_ys_in = torch.from_numpy(teacher_forcing([h[::-1] for h in hyps], model.sos, model.eos)[0])
     outputs = session(directory, "decoder").run(
         None,
         {

@@ -16,7 +16,7 @@ from onnx_models import make_model_dir
 
 from espnet_omnirouter.bin.export import main as export_main
 from espnet_omnirouter.export.quantize import QUANTIZATION, quantize_export, router_matmuls
-from espnet_omnirouter.runtime.decoding import decode
+from espnet_omnirouter.runtime.decoding import DecodingOptions, decode
 from espnet_omnirouter.runtime.exported_model import ExportedModel
 
 
@@ -75,7 +75,7 @@ def test_int8_export_is_recorded_and_decodes(exports, tmp_path):
     samples = (0.1 * np.random.default_rng(1).standard_normal(8000)).astype(np.float32)
     model = ExportedModel(int8_dir, num_threads=1)
     for mode, options in (("ctc_greedy", {}), ("streaming", {"chunk_size": 4})):
-        decode(model, samples, mode, ctc_beam_size=2, **options)
+        decode(model, samples, mode, DecodingOptions(ctc_beam_size=2, **options))
     shutil.copytree(int8_dir, tmp_path / "again")
     with pytest.raises(ValueError, match="already quantised"):
         quantize_export(tmp_path / "again")

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Tuple
 
 import numpy as np
 import pytest
@@ -15,20 +14,11 @@ import soundfile
 import torch
 from onnx_models import MODEL_TYPES, load, make_model_dir
 
-from espnet_omnirouter.asr.decoding.batch_search import (
-    ctc_greedy,
-    ctc_prefix_beam,
-    encode,
-    rescore_with_attention,
-)
-from espnet_omnirouter.asr.decoding.ctc_prefix_beam_search import ctc_prefix_beam_search
-from espnet_omnirouter.asr.decoding.decoding_modes import min_decodable_samples
-from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel, min_decodable_samples
 from espnet_omnirouter.export.exporter import export_model
 from espnet_omnirouter.runtime.audio import load_audio
-from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search
-from espnet_omnirouter.runtime.ctc_search import ctc_prefix_beam_search as numpy_prefix_beam
-from espnet_omnirouter.runtime.decoding import decode, encode_utterance
+from espnet_omnirouter.runtime.ctc_search import ctc_greedy_search, ctc_prefix_beam_search
+from espnet_omnirouter.runtime.decoding import DecodingOptions, decode, resolve_auto_mode
 from espnet_omnirouter.runtime.exported_model import ExportedModel, ExportedModelError
 from espnet_omnirouter.runtime.frontend import StreamingFeatures
 
@@ -76,68 +66,37 @@ def test_numpy_frontend_equals_espnet(exported, speech):
     np.testing.assert_array_equal(np.concatenate(pieces + [streamed.flush()]), feats)
 
 
-def test_ctc_searches_equal_the_eager_ones():
+def test_ctc_greedy_search_is_the_argmax_path_without_blanks():
     generator = torch.Generator().manual_seed(0)
     log_probs = (3 * torch.randn(40, 6, generator=generator)).log_softmax(-1)
     path = torch.unique_consecutive(log_probs.argmax(-1)).tolist()
     assert ctc_greedy_search(log_probs.numpy(), 0) == [label for label in path if label != 0]
-    for beam in (1, 4, 10):
-        expected = ctc_prefix_beam_search(log_probs, beam, 0)
-        actual = numpy_prefix_beam(log_probs.numpy(), beam, 0)
-        assert [tokens for tokens, _ in actual] == [tokens for tokens, _ in expected]
-        np.testing.assert_allclose([s for _, s in actual], [s for _, s in expected], rtol=1e-9)
 
 
-def eager_encoding(
-    speech2text, samples: np.ndarray, chunk_size: int = 0, num_left_chunks: int = -1
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The eager encoder output (1, T, D), CTC log-probabilities (1, T, V) and lengths (1,),
-    full context or chunk-masked."""
-    model = speech2text.asr_model
-    if chunk_size:
-        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
-    try:
-        with torch.no_grad():
-            encoded, lengths = encode(speech2text, [torch.from_numpy(samples)])
-            return encoded, model.ctc.log_softmax(encoded), lengths
-    finally:
-        if chunk_size:
-            model.encoder.set_decoding_chunk(0)
+def log_probs_of(model, samples: np.ndarray, chunk_size: int = 0, num_left_chunks: int = -1):
+    """CTC log-probabilities (T, V) of one utterance, full context or chunk-masked."""
+    return model.ctc_log_probs(model.encode(model.features(samples), chunk_size, num_left_chunks))
 
 
 def eager_text(
     speech2text, samples: np.ndarray, mode: str, chunk_size: int = 0, num_left_chunks: int = -1
 ) -> str:
-    """The plugin's eager decoding of one utterance (``bin/transcribe``'s building blocks)."""
-    model = speech2text.asr_model
-    if mode == "streaming":
-        recognizer = EagerStreamingRecognizer(speech2text, chunk_size, num_left_chunks, beam_size=4)
-        step = recognizer.stride * recognizer.hop_length
-        for start in range(0, len(samples), step):
-            recognizer.accept_waveform(samples[start : start + step])
-        return recognizer.finalize()
-    encoded, log_probs, lengths = eager_encoding(speech2text, samples, chunk_size, num_left_chunks)
-    if mode == "ctc_greedy":
-        return ctc_greedy(speech2text, log_probs, lengths)[0]
-    if mode == "ctc_prefix_beam_search":
-        return ctc_prefix_beam(speech2text, log_probs, lengths, 4)[0]
-    with torch.no_grad():
-        return rescore_with_attention(
-            speech2text, encoded, log_probs, lengths, 4, 0.5, model.reverse_weight
-        )[0]
+    """The eager model's text of one utterance (``bin/transcribe``'s decoding)."""
+    options = DecodingOptions(ctc_beam_size=4, chunk_size=chunk_size,
+                              num_left_chunks=num_left_chunks)  # fmt: skip
+    return decode(EagerModel(speech2text), samples, mode, options)
 
 
 def assert_beam_difference_is_rounding(
-    speech2text, runtime, samples: np.ndarray, actual: str, chunk_size: int = 0, **chunking
+    speech2text, runtime, samples: np.ndarray, actual: str, **chunking
 ) -> None:
-    """The runtime's prefix-beam text is the eager search's over the exported graphs'
+    """The runtime's prefix-beam text is the search's over the exported graphs'
     log-probabilities, and those equal the eager model's within ``LOG_PROB_ATOL``: a text
     that differs comes from a near-tie of an untrained model, not from the runtime."""
-    _, eager_log_probs, lengths = eager_encoding(speech2text, samples, chunk_size, **chunking)
-    _, log_probs = encode_utterance(runtime, samples, chunk_size, **chunking)
-    np.testing.assert_allclose(log_probs, eager_log_probs[0].numpy(), atol=LOG_PROB_ATOL)
-    graph_log_probs = torch.from_numpy(log_probs)[None]
-    assert actual == ctc_prefix_beam(speech2text, graph_log_probs, lengths, 4)[0]
+    eager_log_probs = log_probs_of(EagerModel(speech2text), samples, **chunking)
+    log_probs = log_probs_of(runtime, samples, **chunking)
+    np.testing.assert_allclose(log_probs, eager_log_probs, atol=LOG_PROB_ATOL)
+    assert actual == runtime.ids_to_text(ctc_prefix_beam_search(log_probs, 4)[0][0])
 
 
 def runtime_cases(model_type: str):
@@ -158,7 +117,7 @@ def test_runtime_transcribes_speech_as_the_eager_decoder(exported, speech):
     for mode, options in runtime_cases(model_type):
         expected = eager_text(speech2text, samples, mode, **options)
         assert expected, f"{mode}: the eager decoder gives no text to compare with"
-        actual = decode(runtime, samples, mode, ctc_beam_size=4, **options)
+        actual = decode(runtime, samples, mode, DecodingOptions(ctc_beam_size=4, **options))
         if actual != expected and mode == "ctc_prefix_beam_search":
             assert_beam_difference_is_rounding(speech2text, runtime, samples, actual, **options)
         else:
@@ -174,8 +133,15 @@ def test_runtime_loads_only_the_graphs_a_mode_uses(exported, speech):
     assert set(fresh.sessions) == {"encoder", "ctc"}
     if model_type.startswith("u2pp"):
         streaming = ExportedModel(runtime.directory, num_threads=1)
-        decode(streaming, samples, "streaming", ctc_beam_size=4, chunk_size=4)
+        decode(streaming, samples, "streaming", DecodingOptions(ctc_beam_size=4, chunk_size=4))
         assert set(streaming.sessions) == {"chunk_encoder", "ctc", "decoder"}
+
+
+def test_auto_mode_streams_the_exports_that_stream(exported):
+    model_type, _, runtime = exported
+    streams = model_type.startswith("u2pp")
+    assert resolve_auto_mode(runtime, 16) == (("streaming", 16) if streams else ("ctc_greedy", 0))
+    assert resolve_auto_mode(runtime, 0) == ("ctc_greedy", 0)
 
 
 # Runtime CLI per model: the installed package (only torch and ESPnet missing), and the
@@ -264,7 +230,7 @@ def test_runtime_gives_audio_too_short_to_encode_the_empty_text(exported):
     for length in (0, 1, runtime.min_samples - 1):
         samples = np.full(length, 0.1, np.float32)
         for mode in modes:
-            assert decode(runtime, samples, mode, **chunking) == "", (mode, length)
+            assert decode(runtime, samples, mode, DecodingOptions(**chunking)) == "", (mode, length)
     feats = runtime.features(np.full(runtime.min_samples, 0.1, np.float32))
     assert runtime.encode(feats).shape[1] == 1  # the shortest audio encoded: one frame
 

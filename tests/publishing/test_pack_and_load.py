@@ -16,8 +16,10 @@ import soundfile
 import torch
 from tiny_asr import SAMPLE_RATE, make_workdir, run, train
 
-from espnet_omnirouter.asr.decoding.batch_search import ctc_greedy, ctc_log_probs, load_speech2text
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.runtime.audio import load_audio
+from espnet_omnirouter.runtime.decoding import decode
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +118,7 @@ def packed(tmp_path_factory) -> dict:
     speech2text.asr_model.eval()
     with torch.no_grad():
         wave = torch.from_numpy(soundfile.read(wav, dtype="float32")[0])
-        greedy = ctc_greedy(speech2text, *ctc_log_probs(speech2text, [wave]))[0]
+        greedy = decode(EagerModel(speech2text), wave.numpy(), "ctc_greedy")
     expected = {
         "beam": beam_search_text(exp / "config.yaml", exp / "1epoch.pth", wav),
         "greedy": greedy,

@@ -17,7 +17,7 @@
 #    9 pack        one model archive per model
 #   10 publish     upload to the Hugging Face Hub
 #   11 export      ONNX export and a check with the torch-free runtime
-#   12 self_train  reserved: self-training on pseudo-labels of the trained models (not yet)
+#   12 self_train  self-training on pseudo-labels of the trained models (espeak_en: --self_train true)
 #   13 ood         the out-of-domain benchmarks (egs/ood_benchmarks/asr1)
 #
 #   resolve_stages                  --stage/--stop_stage names into numbers
@@ -33,7 +33,7 @@
 #   train_models STATS_DIR          train every model of ${models} into ${exp_dir}/asr_<model>
 #   decode MODEL_DIR OUTPUT_DIR [OPTS]      bin/decode of every dir of ${decode_sets[@]}
 #
-# Jobs run through utils/run_jobs.sh, which prints their progress lines while they run:
+# Jobs run through utils/run_jobs.sh (cmd.sh: omnirouter-jobs), which prints their progress lines:
 # one line per epoch while a model trains, one per test set and job while it decodes.
 
 declare -A STAGE_NUMBERS=(
@@ -149,7 +149,7 @@ collect_stats() {  # STATS_DIR TRAIN_DIR DEV_DIR (after set_asr_data_args)
 train_models() {  # STATS_DIR (after set_asr_data_args)
     # Several GPUs: ESPnet's DDP, one process per GPU (its default is DataParallel, which
     # does not replicate the Omni-router's shared router).
-    local ddp_args=() model model_dir start stats_dir log earlier
+    local ddp_args=() model model_dir start stats_dir log i
     [ "${ngpu}" -gt 1 ] && ddp_args=(--multiprocessing_distributed true)
     stats_dir="$(realpath -m "$1")"
     for model in ${models}; do
@@ -161,25 +161,24 @@ train_models() {  # STATS_DIR (after set_asr_data_args)
         fi
         echo "training ${model} ($(config_of "${model}")): log ${model_dir}/train.log"
         mkdir -p "${model_dir}"
-        # --resume true: a killed run continues from its last complete epoch, and its log
-        # from the killed runs' (kept in train.earlier.log while it runs).
-        log="${model_dir}/train.log" earlier="${model_dir}/train.earlier.log"
-        if [ -f "${model_dir}/checkpoint.pth" ]; then
-            [ -f "${log}" ] && cat "${log}" >> "${earlier}"
-        else
-            rm -f "${earlier}"
+        # --resume true: a killed run continues from its last complete epoch. Earlier runs'
+        # logs are kept as ESPnet's launch keeps them (train.1.log the latest), and read
+        # with train.log by the loss curves (analysis/training_log.py).
+        log="${model_dir}/train.log"
+        if [ -f "${log}" ]; then
+            for ((i = $(find "${model_dir}" -maxdepth 1 -name 'train.[0-9]*.log' | wc -l); i > 0; i--)); do
+                mv "${model_dir}/train.${i}.log" "${model_dir}/train.$((i + 1)).log"
+            done
+            mv "${log}" "${model_dir}/train.1.log"
         fi
         # shellcheck disable=SC2086
         utils/run_jobs.sh "${cuda_cmd} --gpu ${ngpu}" 1 "${log}" train \
             python -m espnet_omnirouter.bin.asr_train "${asr_data_args[@]}" \
             --config "$(config_of "${model}")" --ngpu "${ngpu}" --resume true "${ddp_args[@]}" \
-            --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
+            --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
             --train_shape_file "$1/train/speech_shape" --train_shape_file "$1/train/text_shape" \
             --valid_shape_file "$1/valid/speech_shape" --valid_shape_file "$1/valid/text_shape" \
             --output_dir "${model_dir}" ${train_args}
-        if [ -f "${earlier}" ]; then
-            cat "${earlier}" "${log}" > "${log}.tmp" && mv "${log}.tmp" "${log}" && rm "${earlier}"
-        fi
         stage_done train "train_${model}" "${start}"
     done
 }

@@ -169,7 +169,7 @@ score_models() {  # MODELS [more --footer files before the reading]: -> ${result
         --output "${results_file}" --header local/results_header.md \
         "${footers[@]}" --footer local/results_reading.md \
         --stage_times "${exp_dir}/stage_times.tsv" --command "${invocation}" \
-        2> "${exp_dir}/make_results.log" \
+        --figures_dir "${figures_dir}" 2> "${exp_dir}/make_results.log" \
         || { echo "scoring failed: see ${exp_dir}/make_results.log" >&2; exit 1; }
 }
 
@@ -180,6 +180,7 @@ fi
 if run_stage score "scoring -> ${results_file}"; then
     start=${SECONDS}
     score_models "${models}"
+    scored=true  # the routing stage below rewrites ${results_file} with its figures
     stage_done score score "${start}"
 fi
 
@@ -200,6 +201,7 @@ if run_stage routing "routing analysis: ${models} -> ${figures_dir}"; then
         > "${exp_dir}/plot_routing.log" 2>&1 \
         || { echo "plotting failed: see ${exp_dir}/plot_routing.log" >&2; exit 1; }
     cat "${figures_dir}/routing_summary.md"
+    if [ "${scored:-false}" = true ]; then score_models "${models}" > /dev/null; fi
     stage_done routing routing "${start}"
 fi
 
@@ -237,18 +239,16 @@ if run_stage export "ONNX export: ${models}"; then
     for model in ${models}; do
         start=${SECONDS}
         model_dir="${exp_dir}/asr_${model}"
+        # bin/export checks each graph against the eager model (its [export] lines) and
+        # fails where one differs; the runtime then transcribes streaming where the export
+        # streams (U2++), else with CTC greedy search.
         python -m espnet_omnirouter.bin.export --model "${model_dir}" --output_dir "${model_dir}/onnx" \
-            > "${model_dir}/export.log" 2>&1 \
+            2> "${model_dir}/export.log" \
             || { echo "exporting ${model} failed: see ${model_dir}/export.log" >&2; exit 1; }
-        grep "matches eager" "${model_dir}/export.log"
-        runtime_mode="--mode ctc_greedy"
-        if [ -f "${model_dir}/onnx/chunk_encoder.onnx" ]; then  # the export streams (U2++)
-            runtime_mode="--mode streaming --chunk_size ${streaming_chunk_size}"
-        fi
         # shellcheck disable=SC2086
-        python -m espnet_omnirouter.runtime.transcribe --model "${model_dir}/onnx" ${runtime_mode} \
-            --output_jsonl "${model_dir}/onnx/check.jsonl" ${check_audio} \
-            2>> "${model_dir}/export.log" \
+        python -m espnet_omnirouter.runtime.transcribe --model "${model_dir}/onnx" --mode auto \
+            --chunk_size "${streaming_chunk_size}" --output_jsonl "${model_dir}/onnx/check.jsonl" \
+            ${check_audio} 2>> "${model_dir}/export.log" \
             || { echo "the runtime failed on ${model}: see ${model_dir}/export.log" >&2; exit 1; }
         head -n "${export_check_utts}" "${data_dir}/test_clean/text" | sed 's/^/  reference: /'
         stage_done export "export_${model}" "${start}"

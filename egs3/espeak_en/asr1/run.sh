@@ -2,7 +2,7 @@
 # espeak_en with ESPnet3: dense vs Switch vs Omni-router MoE Conformer CTC (or U2++), every
 # stage through ESPnet3's own run.py, then the results table (RESULTS.md).
 #
-#   ./run.sh                                   # dense switch omni (about 3 h on 2 CPU cores)
+#   ./run.sh                                   # dense switch omni (about 2 h on 2 CPU cores)
 #   ./run.sh --models "u2pp_dense u2pp_moe"    # U2++, decoded with attention_rescoring
 #   ESPEAK_EN_DATA=/path/to/egs/espeak_en/asr1/data ./run.sh   # the ESPnet2 recipe's data
 #
@@ -16,7 +16,7 @@
 # (tools/setup_venv_espnet202611.sh makes one).
 set -euo pipefail
 cd "$(dirname "$0")"
-invocation="${ESPEAK_EN_DATA:+ESPEAK_EN_DATA=${ESPEAK_EN_DATA} }./run.sh $*"
+invocation="${ESPEAK_EN_DATA:+ESPEAK_EN_DATA=${ESPEAK_EN_DATA} }./run.sh${*:+ $*}"
 models="dense switch omni"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,22 +40,26 @@ first_model="${models%% *}"
 for stage in create_dataset train_tokenizer collect_stats; do
     run_stage "${stage}" "${stage}" "${first_model}"
 done
-mode_of() { [[ "$1" == u2pp_* ]] && echo attention_rescoring || echo ctc_greedy; }
-for stage in train infer measure pack_model; do  # every model trained before any is decoded
-    for model in ${models}; do
-        run_stage "${stage}" "${stage}_${model}" "${model}" \
-            --inference_config "conf/inference_$(mode_of "${model}").yaml" \
-            --metrics_config conf/metrics.yaml --publication_config conf/publication.yaml
-    done
+for model in ${models}; do  # every model trained before any is decoded
+    run_stage train "train_${model}" "${model}"
 done
+# Each model's decoding mode is read from the trained model (local/decoding_mode.py:
+# attention_rescoring with an attention decoder, else ctc_greedy).
 modes=()
 for model in ${models}; do
-    [[ " ${modes[*]} " == *" $(mode_of "${model}") "* ]] || modes+=("$(mode_of "${model}")")
+    mode="$(python local/decoding_mode.py "exp/training_${model}/config.yaml")"
+    [[ " ${modes[*]} " == *" ${mode} "* ]] || modes+=("${mode}")
+    for stage in infer measure pack_model; do
+        run_stage "${stage}" "${stage}_${model}" "${model}" \
+            --inference_config "conf/inference_${mode}.yaml" \
+            --metrics_config conf/metrics.yaml --publication_config conf/publication.yaml
+    done
 done
 
 # shellcheck disable=SC2086
 python -m espnet_omnirouter.bin.make_results --espnet3 --exp_dir exp \
     --data_dir "${ESPEAK_EN_DATA:-data}" --models ${models} --test_sets ${test_sets} \
     --decode_modes "${modes[@]}" --output RESULTS.md --header local/results_header.md \
+    --footer local/results_reading.md \
     --stage_times exp/stage_times.tsv --command "${invocation}"
 echo "=== done ($(date '+%H:%M:%S')): RESULTS.md"

@@ -1,22 +1,26 @@
-"""Decoding modes over a batch of waveforms: one encoder pass shared by the CTC modes and
-attention rescoring; ESPnet's beam search and streaming decode one utterance at a time."""
+"""Decoding modes over a batch of waveforms with an eager model: one batched encoder pass
+shared by the CTC modes and attention rescoring, whose per-utterance search is the
+runtime's (``runtime.decoding``, the same for exported models); the lexicon + word LM
+search, ESPnet's beam search and streaming."""
 
 import time
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from espnet_omnirouter.asr.decoding.batch_search import (
-    ctc_greedy,
-    ctc_prefix_beam,
-    encode,
-    rescore_with_attention,
-)
 from espnet_omnirouter.asr.decoding.ctc_lexicon_decoder import CTCLexiconDecoder
-from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
-from espnet_omnirouter.asr.streaming import EagerStreamingRecognizer
-from espnet_omnirouter.utils.legacy_nets import TooShortUttError
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.runtime.decoding import ENCODER_MODES as SEARCH_MODES
+from espnet_omnirouter.runtime.decoding import (
+    DecodingOptions,
+    ModeError,
+    check_mode,
+    decode_encoded,
+    decode_streaming,
+)
+from espnet_omnirouter.utils.model_files import ResolvedModel
 
 # Modes that share one batched encoder pass; "beam" (ESPnet's attention + CTC beam search)
 # and "streaming" (chunk by chunk, from audio) decode one utterance at a time.
@@ -24,18 +28,14 @@ ENCODER_MODES = ("ctc_greedy", "ctc_lexicon_lm", "ctc_prefix_beam_search", "atte
 MODES = (*ENCODER_MODES, "beam", "streaming")
 
 
-def streams(model: torch.nn.Module) -> bool:
-    """Whether ``model``'s encoder decodes with chunk attention and streams (U2++)."""
-    return isinstance(model.encoder, U2ppConformerEncoder)
-
-
-def auto_modes(model: torch.nn.Module, lexicon_lm: bool) -> List[str]:
+def auto_modes(model: EagerModel, lexicon_lm: bool) -> List[str]:
     """The modes that suit ``model``, best first: with an attention decoder,
     ``attention_rescoring`` then ``ctc_prefix_beam_search`` (U2++ encoders, as WeNet
     decodes U2++) or ``ctc_greedy``; a CTC-only model: ``ctc_lexicon_lm`` where a lexicon
     and word LM are given (``lexicon_lm``), and ``ctc_greedy``."""
-    if getattr(model, "decoder", None) is not None:
-        return ["attention_rescoring", "ctc_prefix_beam_search" if streams(model) else "ctc_greedy"]
+    if model.has_decoder:
+        second = "ctc_prefix_beam_search" if model.chunk_attention else "ctc_greedy"
+        return ["attention_rescoring", second]
     return ["ctc_lexicon_lm", "ctc_greedy"] if lexicon_lm else ["ctc_greedy"]
 
 
@@ -44,92 +44,45 @@ class Decoding:
     """A loaded model and how to decode with it.
 
     Attributes:
-        speech2text: ESPnet's ``Speech2Text`` (its ``beam_size`` serves the ``beam`` mode).
+        model: the model (its ``speech2text``'s ``beam_size`` serves the ``beam`` mode).
         modes: the modes of ``MODES`` to run.
+        options: beam sizes, rescoring weights, chunk attention (``DecodingOptions``).
         lexicon_decoder: for ``ctc_lexicon_lm``.
-        ctc_beam_size: CTC prefix beam size, also the n-best size rescored.
-        rescoring_ctc_weight, reverse_weight: attention rescoring's weights.
-        chunk_size, num_left_chunks: ``streaming``'s chunks (encoder frames) and context.
-        min_samples: shortest waveform the encoder can subsample to one frame; shorter
-            ones (empty audio included) are decoded as the empty hypothesis.
+        files: the model's files, where it was loaded from a ``--model`` argument.
+        lm_dir: the lexicon and word LM of ``lexicon_decoder``.
     """
 
-    speech2text: Any
+    model: EagerModel
     modes: Sequence[str]
+    options: DecodingOptions = DecodingOptions()
     lexicon_decoder: Optional[CTCLexiconDecoder] = None
-    ctc_beam_size: int = 10
-    rescoring_ctc_weight: float = 0.5
-    reverse_weight: float = 0.0
-    chunk_size: int = 0
-    num_left_chunks: int = -1
-    min_samples: int = 1
-
-
-def min_decodable_samples(model: torch.nn.Module, limit: int = 1 << 16) -> int:
-    """Fewest samples that ``model.encode`` turns into at least one encoder frame
-    (the encoder's input layer subsamples: ESPnet's conv2d needs 7 feature frames).
-
-    Found by encoding silence of growing length (a handful of tiny forwards): below
-    their limits the STFT's reflection padding raises ``RuntimeError`` and ESPnet's
-    encoders ``TooShortUttError``.
-    """
-    frontend = getattr(model, "frontend", None)
-    step = getattr(frontend, "hop_length", None) or 64
-    error = None
-    with torch.no_grad():
-        for samples in range(step, limit + 1, step):
-            try:
-                _, lengths = model.encode(torch.zeros(1, samples), torch.tensor([samples]))
-            except (TooShortUttError, RuntimeError) as too_short:
-                error = too_short
-                continue
-            if int(lengths[0]) > 0:
-                return samples
-    raise ValueError(f"the model encodes no input of up to {limit} samples") from error
+    files: Optional[ResolvedModel] = None
+    lm_dir: Optional[Path] = None
 
 
 def make_decoding(
-    speech2text,
-    modes: Sequence[str],
-    ctc_beam_size: int = 10,
-    rescoring_ctc_weight: float = 0.5,
-    reverse_weight: Optional[float] = None,
-    chunk_size: int = 0,
-    num_left_chunks: int = -1,
+    model: EagerModel, modes: Sequence[str], options: Optional[DecodingOptions] = None
 ) -> Decoding:
-    """Check ``modes`` against the model and set its chunk attention (``chunk_size`` > 0:
-    U2++ encoders only; the ``streaming`` mode needs it). ``reverse_weight`` defaults to
-    the model's. Raises ValueError naming what does not fit."""
-    model = speech2text.asr_model
+    """Check ``modes`` and ``options`` (default: ``DecodingOptions()``) against the model;
+    ``options.reverse_weight`` defaults to the model's. Raises ModeError naming what does
+    not fit."""
+    options = options or DecodingOptions()
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
-        raise ValueError(f"unknown decoding modes {unknown}; choose from {MODES}")
-    if chunk_size or "streaming" in modes:
-        if not streams(model):
-            raise ValueError("chunk attention and streaming need a u2pp_conformer encoder")
-        if chunk_size < 1:
-            raise ValueError("streaming needs a chunk size >= 1 (encoder frames)")
-        model.encoder.set_decoding_chunk(chunk_size, num_left_chunks)
-    if "attention_rescoring" in modes and getattr(model, "decoder", None) is None:
-        raise ValueError("attention_rescoring needs a model with an attention decoder")
-    if reverse_weight is None:
-        reverse_weight = getattr(model, "reverse_weight", 0.0)
-    return Decoding(
-        speech2text, list(dict.fromkeys(modes)), None, ctc_beam_size, rescoring_ctc_weight,
-        reverse_weight, chunk_size, num_left_chunks, min_decodable_samples(model),
-    )  # fmt: skip
-
-
-def decode_streaming(decoding: Decoding, wave: torch.Tensor) -> str:
-    """Feed ``wave`` to an ``EagerStreamingRecognizer`` one chunk of audio at a time."""
-    recognizer = EagerStreamingRecognizer(
-        decoding.speech2text, decoding.chunk_size, decoding.num_left_chunks,
-        decoding.ctc_beam_size, decoding.rescoring_ctc_weight, decoding.reverse_weight,
-    )  # fmt: skip
-    step = recognizer.stride * recognizer.hop_length
-    for start in range(0, len(wave), step):
-        recognizer.accept_waveform(wave[start : start + step].numpy())
-    return recognizer.finalize()
+        raise ModeError(f"unknown decoding modes {unknown}; choose from {MODES}")
+    for mode in modes:
+        if mode in (*SEARCH_MODES, "streaming"):
+            check_mode(model, mode, options.chunk_size)
+    if options.chunk_size:
+        check_mode(model, "ctc_greedy", options.chunk_size)
+        if "beam" in modes:
+            raise ModeError(
+                "beam: ESPnet's beam search decodes with the encoder's configured context "
+                "(encoder_conf.decoding_chunk_size), not a chunk size given here"
+            )
+    if options.reverse_weight is None:
+        options = replace(options, reverse_weight=model.reverse_weight)
+    return Decoding(model, list(dict.fromkeys(modes)), options)
 
 
 def decode_waves(
@@ -137,8 +90,9 @@ def decode_waves(
 ) -> Dict[str, Tuple[List[str], float]]:
     """Decode waveforms in every mode: per mode, the texts (in input order) and seconds
     spent (the shared encoder pass counted in every mode that uses it). Waveforms shorter
-    than ``decoding.min_samples`` get the empty text without being encoded."""
-    decodable = [i for i, wave in enumerate(waves) if len(wave) >= decoding.min_samples]
+    than the model's ``min_samples`` get the empty text without being encoded."""
+    minimum = decoding.model.min_samples
+    decodable = [i for i, wave in enumerate(waves) if len(wave) >= minimum]
     if len(decodable) == len(waves):
         return _decode_decodable_waves(decoding, waves)
     results = {mode: ([""] * len(waves), 0.0) for mode in decoding.modes}
@@ -151,48 +105,47 @@ def decode_waves(
     return results
 
 
-def decode_encoded(
+def texts_of_encoded(
     decoding: Decoding,
     mode: str,
     encoded: torch.Tensor,
     log_probs: torch.Tensor,
     lengths: torch.Tensor,
 ) -> List[str]:
-    """Texts of one of ``ENCODER_MODES`` from a batch's encoder output (B, T, D), its CTC
+    """Texts in one of ``ENCODER_MODES`` of a batch's encoder output (B, T, D), CTC
     log-probabilities (B, T, V) and lengths (B,)."""
-    speech2text = decoding.speech2text
-    if mode == "ctc_greedy":
-        return ctc_greedy(speech2text, log_probs, lengths)
     if mode == "ctc_lexicon_lm":
+        if decoding.lexicon_decoder is None:
+            raise ValueError("ctc_lexicon_lm needs a lexicon decoder (a word LM, --lm_dir)")
         return decoding.lexicon_decoder(log_probs, lengths)
-    if mode == "ctc_prefix_beam_search":
-        return ctc_prefix_beam(speech2text, log_probs, lengths, decoding.ctc_beam_size)
-    if mode == "attention_rescoring":
-        return rescore_with_attention(
-            speech2text, encoded, log_probs, lengths, decoding.ctc_beam_size,
-            decoding.rescoring_ctc_weight, decoding.reverse_weight,
-        )  # fmt: skip
-    raise ValueError(f"{mode} is not one of the modes of one encoder pass {ENCODER_MODES}")
+    texts = []
+    for i, length in enumerate(lengths.tolist()):
+        encoder_out = encoded[i : i + 1, :length].float().numpy()
+        utterance_log_probs = log_probs[i, :length].float().numpy()
+        texts.append(
+            decode_encoded(decoding.model, mode, encoder_out, utterance_log_probs, decoding.options)
+        )
+    return texts
 
 
 def _decode_decodable_waves(
     decoding: Decoding, waves: List[torch.Tensor]
 ) -> Dict[str, Tuple[List[str], float]]:
-    speech2text, results = decoding.speech2text, {}
-    with torch.no_grad():
-        if any(mode in ENCODER_MODES for mode in decoding.modes):
-            start = time.perf_counter()
-            encoded, lengths = encode(speech2text, waves)
-            log_probs = speech2text.asr_model.ctc.log_softmax(encoded)
-            encoder_seconds = time.perf_counter() - start
-        for mode in decoding.modes:
-            start = time.perf_counter()
-            if mode in ENCODER_MODES:
-                texts = decode_encoded(decoding, mode, encoded, log_probs, lengths)
-            elif mode == "streaming":
-                texts = [decode_streaming(decoding, wave) for wave in waves]
-            else:
-                texts = [speech2text(wave)[0][0] for wave in waves]
-            seconds = time.perf_counter() - start
-            results[mode] = (texts, seconds + (encoder_seconds if mode in ENCODER_MODES else 0))
+    model, options, results = decoding.model, decoding.options, {}
+    if any(mode in ENCODER_MODES for mode in decoding.modes):
+        start = time.perf_counter()
+        encoded, lengths = model.encode_waves(waves, options.chunk_size, options.num_left_chunks)
+        log_probs = model.batch_ctc_log_probs(encoded)
+        encoder_seconds = time.perf_counter() - start
+    for mode in decoding.modes:
+        start = time.perf_counter()
+        if mode in ENCODER_MODES:
+            texts = texts_of_encoded(decoding, mode, encoded, log_probs, lengths)
+        elif mode == "streaming":
+            texts = [decode_streaming(model, wave.numpy(), options) for wave in waves]
+        else:
+            with torch.no_grad():
+                texts = [model.speech2text(wave)[0][0] for wave in waves]
+        seconds = time.perf_counter() - start
+        results[mode] = (texts, seconds + (encoder_seconds if mode in ENCODER_MODES else 0))
     return results

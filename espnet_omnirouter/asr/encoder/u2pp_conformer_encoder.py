@@ -6,20 +6,17 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from typeguard import typechecked
 
-from espnet_omnirouter.asr.encoder.causal_convolution import CausalConvolutionModule
 from espnet_omnirouter.asr.encoder.chunk_attention import ChunkRelPositionAttention
-from espnet_omnirouter.asr.encoder.chunk_conformer_layer import ChunkConformerLayer
 from espnet_omnirouter.asr.encoder.chunk_mask import chunk_attention_mask
+from espnet_omnirouter.asr.encoder.conformer_block import ConformerBlock
+from espnet_omnirouter.asr.encoder.convolution import CausalConvolutionModule
 from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
 from espnet_omnirouter.asr.encoder.positional_encoding import StatelessRelPositionalEncoding
-from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
 from espnet_omnirouter.layers.moe.config import MoEConfigError
-from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 
 # Per layer: attention inputs of the cached frames (#batch, cache_time, size) and the
 # convolution cache (#batch, size, kernel_size - 1).
 StreamingState = Tuple[List[torch.Tensor], List[Optional[torch.Tensor]]]
-IntermediateOutputs = List[Tuple[int, torch.Tensor]]
 
 # ConformerEncoder options the chunked, cached computation cannot honour, with the reason.
 _UNSTREAMABLE_OPTIONS = {
@@ -72,9 +69,10 @@ class U2ppConformerEncoder(MoEConformerEncoder):
       size is drawn per batch: full context with probability ``full_context_prob``,
       else uniform in 1..``max_chunk_size`` frames (after subsampling), with a random
       number of left chunks if ``use_dynamic_left_chunk``; ``static_chunk_size`` > 0
-      trains one fixed size instead. In evaluation, ``decoding_chunk_size`` (> 0) and
-      ``num_decoding_left_chunks`` set the mask (``set_decoding_chunk``), else full
-      context (or the static size);
+      trains one fixed size instead. In evaluation, ``forward``'s ``chunk_size`` and
+      ``num_left_chunks`` set the mask (by default ``decoding_chunk_size`` (> 0) and
+      ``num_decoding_left_chunks``, else full context or the static size), as ESPnet's
+      ``Speech2Text`` decodes;
     - ``forward_chunk`` / ``forward_chunk_by_chunk``: streaming with explicit attention
       and convolution caches, whose output equals the chunk-masked ``forward``.
       Positions are a function of the frame index (``StatelessRelPositionalEncoding``),
@@ -119,19 +117,22 @@ class U2ppConformerEncoder(MoEConformerEncoder):
             )
         if not 0.0 <= layer_drop_rate < 1.0:
             raise MoEConfigError(f"encoder_conf.layer_drop_rate={layer_drop_rate}: in [0, 1)")
-        super().__init__(input_size, moe_conf, **conformer_conf)
+        super().__init__(input_size, moe_conf, layer_drop_rate=layer_drop_rate, **conformer_conf)
         self.positions = next(
             m for m in self.embed.modules() if isinstance(m, StatelessRelPositionalEncoding)
         )
-        self.subsampling = subsampling_geometry(self.embed)
         self.causal = causal
-        self.layer_drop_rate = layer_drop_rate
         self.use_dynamic_chunk = use_dynamic_chunk
         self.full_context_prob = full_context_prob
         self.max_chunk_size = max_chunk_size
         self.use_dynamic_left_chunk = use_dynamic_left_chunk
         self.static_chunk_size = static_chunk_size
-        self.set_decoding_chunk(decoding_chunk_size, num_decoding_left_chunks)
+        if decoding_chunk_size < 0:
+            raise MoEConfigError(
+                f"encoder_conf.decoding_chunk_size={decoding_chunk_size}: >= 0 (0: full context)"
+            )
+        self.decoding_chunk_size = decoding_chunk_size
+        self.num_decoding_left_chunks = num_decoding_left_chunks
         blocks = []
         for block in self.encoders:
             conv = block.conv_module
@@ -148,18 +149,8 @@ class U2ppConformerEncoder(MoEConformerEncoder):
             )
             if hasattr(attention, "use_sdpa"):  # ESPnet 202609+: use_sdpa
                 chunk_attention.use_sdpa = attention.use_sdpa
-            blocks.append(ChunkConformerLayer.from_layer(block, chunk_attention, conv))
+            blocks.append(ConformerBlock.from_layer(block, chunk_attention, conv))
         self.encoders = torch.nn.ModuleList(blocks)
-
-    @property
-    def subsampling_rate(self) -> int:
-        """Input frames per encoder frame."""
-        return self.subsampling.rate
-
-    @property
-    def right_context(self) -> int:
-        """Input frames after an encoder frame's first one that it reads."""
-        return self.subsampling.right_context
 
     @property
     def streamable(self) -> bool:
@@ -167,115 +158,42 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         looks ahead)."""
         return self.causal or all(block.conv_module is None for block in self.encoders)
 
-    def set_decoding_chunk(self, chunk_size: int, num_left_chunks: int = -1) -> None:
-        """Attention context in evaluation: chunks of ``chunk_size`` frames (after
-        subsampling) seeing ``num_left_chunks`` earlier chunks (-1: all); 0: full context."""
+    def chunk_config(
+        self, num_frames: int, chunk_size: Optional[int] = None, num_left: Optional[int] = None
+    ) -> Tuple[int, int]:
+        """(chunk size, left chunks) of the attention mask for ``num_frames`` frames:
+        drawn in training (dynamic chunks); in evaluation ``chunk_size`` / ``num_left``
+        (None: ``decoding_chunk_size`` / ``num_decoding_left_chunks``; 0: full context)."""
+        if self.training and self.use_dynamic_chunk:
+            if torch.rand(()).item() < self.full_context_prob:
+                return num_frames, -1
+            chunk = int(torch.randint(1, self.max_chunk_size + 1, ()).item())
+            left = -1
+            if self.use_dynamic_left_chunk:
+                left = int(torch.randint(0, (num_frames - 1) // chunk + 1, ()).item())
+            return chunk, left
+        if self.training:
+            return self.static_chunk_size or num_frames, -1
+        if chunk_size is None:
+            chunk_size = self.decoding_chunk_size or self.static_chunk_size
         if chunk_size < 0:
             raise ValueError(
                 f"decoding chunk size must be >= 0 (0: full context), got {chunk_size}"
             )
-        self.decoding_chunk_size = chunk_size
-        self.num_decoding_left_chunks = num_left_chunks
+        if num_left is None:
+            num_left = self.num_decoding_left_chunks
+        return (chunk_size, num_left) if chunk_size else (num_frames, -1)
 
-    def chunk_config(self, num_frames: int) -> Tuple[int, int]:
-        """(chunk size, left chunks) of the attention mask for ``num_frames`` frames."""
-        if self.training and self.use_dynamic_chunk:
-            if torch.rand(()).item() < self.full_context_prob:
-                return num_frames, -1
-            chunk_size = int(torch.randint(1, self.max_chunk_size + 1, ()).item())
-            num_left = -1
-            if self.use_dynamic_left_chunk:
-                num_left = int(torch.randint(0, (num_frames - 1) // chunk_size + 1, ()).item())
-            return chunk_size, num_left
-        if self.training:
-            return self.static_chunk_size or num_frames, -1
-        chunk_size = self.decoding_chunk_size or self.static_chunk_size
-        return (chunk_size, self.num_decoding_left_chunks) if chunk_size else (num_frames, -1)
-
-    def _intermediate_ctc(
-        self,
-        block_index: int,
-        x: torch.Tensor,
-        ctc: Optional[torch.nn.Module],
-        outputs: IntermediateOutputs,
+    def attention_mask(
+        self, pad_masks: torch.Tensor, chunk_size: Optional[int], num_left_chunks: Optional[int]
     ) -> torch.Tensor:
-        """After block ``block_index``: record its normalised output for intermediate CTC
-        and, with ``interctc_use_conditioning``, add the CTC posteriors' projection
-        (Self-conditioned CTC; ESPnet's ``ConformerEncoder``)."""
-        if block_index + 1 not in self.interctc_layer_idx:
-            return x
-        out = self.after_norm(x) if self.normalize_before else x
-        outputs.append((block_index + 1, out))
-        if not self.interctc_use_conditioning:
-            return x
-        if ctc is None:
-            raise ValueError(
-                "encoder_conf.interctc_use_conditioning: the encoder needs the model's CTC "
-                "(ESPnet's model passes ctc=)"
-            )
-        return x + self.conditioning_layer(ctc.softmax(out))
-
-    def forward(
-        self,
-        xs_pad: torch.Tensor,
-        ilens: torch.Tensor,
-        prev_states: torch.Tensor | None = None,
-        masks: torch.Tensor | None = None,
-        ctc: torch.nn.Module | None = None,
-        return_all_hs: bool = False,
-    ) -> Tuple[torch.Tensor | Tuple[torch.Tensor, list], torch.Tensor, None]:
-        """Chunk-masked forward of a padded batch (see the class docstring). Output
-        lengths are each utterance's own (not relative to the batch's longest), so an
-        utterance's output does not depend on its batch mates. ``return_all_hs``: every
-        block's output as ESPnet's (with no intermediate CTC)."""
-        if masks is not None:
-            raise ValueError("u2pp_conformer takes input lengths (ilens), not masks")
-        for layer in self.moe_layers:
-            layer.reset_routing()
-        x, pos_emb = self.embed_with_positions(xs_pad)
-        olens = self.subsampling.output_lengths(ilens.to(x.device))
-        pad_masks = (torch.arange(x.size(1), device=x.device) < olens[:, None]).unsqueeze(1)
-        chunk_size, num_left = self.chunk_config(x.size(1))
-        attention_masks = pad_masks & chunk_attention_mask(
-            x.size(1), chunk_size, num_left, x.device
+        """(#batch, T', T'): every real frame of its own and the visible earlier chunks
+        (``chunk_config``)."""
+        num_frames = pad_masks.size(-1)
+        chunk_size, num_left = self.chunk_config(num_frames, chunk_size, num_left_chunks)
+        return pad_masks & chunk_attention_mask(
+            num_frames, chunk_size, num_left, pad_masks.device
         ).unsqueeze(0)
-        for layer in self.moe_layers:
-            layer.valid_frames = pad_masks[:, 0, :]
-        dropped = [False] * len(self.encoders)
-        if self.training and self.layer_drop_rate > 0:  # ESPnet's MultiSequential layer drop
-            dropped = (torch.rand(len(self.encoders)) < self.layer_drop_rate).tolist()
-        intermediate_outs: IntermediateOutputs = []
-        all_hs = []
-        for index, block in enumerate(self.encoders):
-            if dropped[index]:
-                continue
-            x, _, _ = block(x, pos_emb, attention_masks, pad_mask=pad_masks)
-            if return_all_hs:
-                all_hs.append(x)
-            x = self._intermediate_ctc(index, x, ctc, intermediate_outs)
-        if self.normalize_before:
-            x = self.after_norm(x)
-        if intermediate_outs:
-            return (x, intermediate_outs), olens, None
-        if return_all_hs:
-            return (x, all_hs), olens, None
-        return x, olens, None
-
-    def embed_with_positions(self, xs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Input layer: (#batch, T, input_size) -> scaled frames (#batch, T', output_size)
-        and the positional embeddings of frames 0..T'-1 (1, T', output_size)."""
-        too_short = self.right_context + 1
-        if xs.size(1) < too_short:
-            raise TooShortUttError(
-                f"has {xs.size(1)} frames and is too short for subsampling "
-                f"(it needs at least {too_short} frames)",
-                xs.size(1),
-                too_short,
-            )
-        # ESPnet's conv2d layers take (and subsample) a mask; frame-wise ones do not.
-        if isinstance(self.embed, torch.nn.Sequential):
-            return self.embed(xs)
-        return self.embed(xs, None)[0]
 
     def forward_chunk(
         self,
@@ -306,8 +224,6 @@ class U2ppConformerEncoder(MoEConformerEncoder):
                 "chunk-by-chunk streaming cannot reproduce the encoder; train with causal: "
                 "true to stream (chunk-masked decoding works)"
             )
-        for layer in self.moe_layers:
-            layer.reset_routing()
         x, _ = self.embed_with_positions(xs)
         att_caches, cnn_caches = state if state is not None else ([None] * len(self.encoders),) * 2
         cache_time = 0 if att_caches[0] is None else att_caches[0].size(1)
@@ -317,7 +233,9 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         for index, (block, att_cache, cnn_cache) in enumerate(
             zip(self.encoders, att_caches, cnn_caches)
         ):
-            x, keys, cnn_cache = block(x, pos_emb, mask, att_cache, cnn_cache)
+            x, keys, cnn_cache = block(
+                x, pos_emb, mask, att_cache, cnn_cache, router=self.shared_router
+            )
             if required_cache_size >= 0:
                 keys = keys[:, max(keys.size(1) - required_cache_size, 0) :]
             new_att_caches.append(keys)

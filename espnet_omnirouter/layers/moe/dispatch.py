@@ -1,15 +1,13 @@
-"""Sort-based dispatch of tokens to experts and combination of their outputs."""
+"""Sort-based dispatch of tokens to experts and combination of their outputs.
 
-import math
+One computation for training, decoding and ONNX export: every step is a tensor operation
+whose sizes stay tensors (no group size, token count or capacity reaches the host, except
+in the ``loop`` expert backend, which reads the group sizes), so tracing keeps it whole.
+"""
 
 import torch
 
 from espnet_omnirouter.layers.moe.experts import StackedExperts
-
-
-def expert_capacity(capacity_factor: float, num_tokens: int, top_k: int, num_experts: int) -> int:
-    """Maximum assignments per expert: ``ceil(factor * tokens * top_k / E)``."""
-    return math.ceil(capacity_factor * num_tokens * top_k / num_experts)
 
 
 def assignment_experts(
@@ -17,12 +15,50 @@ def assignment_experts(
 ) -> torch.Tensor:
     """The expert of each assignment ``p = choice * #tokens + token`` (choice-major),
     (#tokens * top_k,); assignments of invalid tokens (``valid`` False) go to expert
-    ``num_experts``."""
+    ``num_experts``, which is never computed."""
     flat_expert = expert_index.t().reshape(-1)
     if valid is None:
         return flat_expert
     flat_valid = valid.expand(expert_index.shape[1], -1).reshape(-1)
     return torch.where(flat_valid, flat_expert, num_experts)
+
+
+def drop_over_capacity(
+    flat_expert: torch.Tensor, capacity_factor: float, num_valid: torch.Tensor, top_k: int,
+    num_experts: int,
+) -> torch.Tensor:  # fmt: skip
+    """``flat_expert`` with the assignments past each expert's capacity sent to expert
+    ``num_experts`` (dropped: their output is zero, the residual remains).
+
+    Capacity is ``ceil(capacity_factor * valid tokens * top_k / E)`` assignments; an expert
+    fills in choice-major order (every token's first choice, then every second choice,
+    earlier tokens first), as Switch Transformer does. The rank of an assignment in its
+    expert's queue is a cumulative sum over a one-hot, a tensor computation.
+    """
+    one_hot = torch.nn.functional.one_hot(flat_expert, num_experts + 1)
+    rank = ((one_hot.cumsum(0) - one_hot) * one_hot).sum(-1)
+    capacity = torch.ceil(num_valid.double() * capacity_factor * top_k / num_experts).long()
+    return torch.where(rank < capacity, flat_expert, num_experts)
+
+
+def sort_by_expert(
+    flat_expert: torch.Tensor, num_experts: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The assignments sorted by expert, earlier assignments first within an expert.
+
+    Returns ``order`` (N,): the assignments in expert order; ``counts`` (E,) int64: the
+    group sizes of the E real experts (dropped assignments, expert E, sort last); and
+    ``position`` (N,): where each assignment lies in that order (the inverse permutation).
+    The sort key is unique per assignment (``expert * N + assignment``), so any sort is
+    the stable one; counts come from a one-hot sum (CUDA's ``bincount`` would copy the
+    input's maximum to the host).
+    """
+    num_assignments = flat_expert.shape[0]
+    index = torch.arange(num_assignments, device=flat_expert.device)
+    order = torch.argsort(flat_expert * num_assignments + index)
+    position = torch.empty_like(order).scatter_(0, order, index)
+    counts = torch.nn.functional.one_hot(flat_expert, num_experts + 1).sum(0)[:num_experts]
+    return order, counts, position
 
 
 def dispatch_and_combine(
@@ -31,14 +67,13 @@ def dispatch_and_combine(
     gate: torch.Tensor,
     experts: StackedExperts,
     valid: torch.Tensor | None = None,
-    capacity: int | None = None,
+    capacity_factor: float | None = None,
 ) -> torch.Tensor:
     """Send each token to its chosen experts and sum the gated outputs.
 
-    Assignments are sorted by expert (a stable sort of the choice-major order, so
-    first choices, then earlier tokens, win when an expert is full), gathered once,
-    run as one contiguous group per expert, and scattered back once. Nothing here
-    copies data to the host (the ``loop`` expert backend does, for group sizes).
+    Assignments are sorted by expert (``sort_by_expert``), gathered once, run as one
+    contiguous group per expert, gathered back to assignment order and summed over the
+    choices with their gates.
 
     Args:
         tokens: (#tokens, D).
@@ -47,40 +82,23 @@ def dispatch_and_combine(
         experts: The E experts.
         valid: Optional (#tokens,) bool; False tokens (padding) are not computed and
             get a zero output.
-        capacity: Optional maximum number of assignments per expert; assignments
-            over it are dropped (their contribution is zero, the residual remains).
+        capacity_factor: Optional expert capacity (``drop_over_capacity``); None drops
+            nothing.
 
     Returns:
         (#tokens, D) combined expert outputs.
     """
     num_tokens, top_k = expert_index.shape
     num_experts = experts.num_experts
-    # Dropped assignments go to a virtual expert E, which sorts last and is never computed.
     flat_expert = assignment_experts(expert_index, valid, num_experts)
-    order = torch.argsort(flat_expert, stable=True)
-    # Counted by index_add_: CUDA's torch.bincount copies the input's maximum to the host.
-    ones = torch.ones_like(flat_expert)
-    tokens_per_expert = flat_expert.new_zeros(num_experts + 1).index_add_(0, flat_expert, ones)
-    tokens_per_expert = tokens_per_expert[:num_experts]
-    if capacity is not None:
-        sorted_expert = flat_expert[order]
-        group_start = tokens_per_expert.cumsum(0) - tokens_per_expert
-        rank_in_expert = (
-            torch.arange(order.numel(), device=order.device)
-            - group_start[sorted_expert.clamp(max=num_experts - 1)]
+    if capacity_factor is not None:
+        num_valid = (
+            torch.full((), num_tokens, device=tokens.device) if valid is None else valid.sum()
         )
-        over_capacity = rank_in_expert >= capacity
-        flat_expert = flat_expert.scatter(
-            0, order, sorted_expert.masked_fill(over_capacity, num_experts)
+        flat_expert = drop_over_capacity(
+            flat_expert, capacity_factor, num_valid, top_k, num_experts
         )
-        order = torch.argsort(flat_expert, stable=True)
-        tokens_per_expert = tokens_per_expert.clamp(max=capacity)
-
-    token_index = order if top_k == 1 else order % num_tokens
-    expert_out = experts(tokens[token_index], tokens_per_expert)
-    sorted_gate = gate.t().reshape(-1)[order]
-    expert_out = expert_out * sorted_gate.unsqueeze(-1).to(expert_out.dtype)
-    if top_k == 1:  # a permutation: every row is written once (zeros when dropped)
-        return torch.empty_like(expert_out).index_copy_(0, token_index, expert_out)
-    combined = expert_out.new_zeros(num_tokens, tokens.shape[-1])
-    return combined.index_add_(0, token_index, expert_out)
+    order, counts, position = sort_by_expert(flat_expert, num_experts)
+    expert_out = experts(tokens[order % num_tokens], counts)  # zero past the E groups
+    by_assignment = expert_out[position] * gate.t().reshape(-1, 1).to(expert_out.dtype)
+    return by_assignment.view(top_k, num_tokens, -1).sum(0)

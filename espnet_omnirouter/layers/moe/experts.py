@@ -134,6 +134,8 @@ class StackedExperts(torch.nn.Module):
         Returns:
             Expert outputs in the same order, (N, D); zero after the E groups.
         """
+        if torch.onnx.is_in_onnx_export():
+            return self._forward_for_export(tokens_by_expert, tokens_per_expert)
         if self.backend == "loop":
             linear, group_sizes = loop_grouped_linear, tokens_per_expert.tolist()
         else:
@@ -141,3 +143,44 @@ class StackedExperts(torch.nn.Module):
         hidden = linear(tokens_by_expert, self.w_1, self.b_1, group_sizes)
         hidden = self.dropout(self.activation(hidden))
         return linear(hidden, self.w_2, self.b_2, group_sizes)
+
+    def _forward_for_export(self, rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """``forward`` as ONNX: one Split by the group sizes (a graph value), each group's
+        MatMuls on its expert's own weights (``per_expert_parameters``: ONNX Runtime
+        prepacks them, quantisation sees one weight per MatMul), one activation over all
+        groups, zeros for the rows past the E groups."""
+        weights = [
+            [getattr(self, f"{name}_{expert}", None) for name in EXPERT_WEIGHTS]
+            for expert in range(self.num_experts)
+        ]
+        if weights[0][0] is None:
+            raise RuntimeError(
+                "ONNX export of StackedExperts runs inside "
+                "export.sparse_moe.per_expert_parameters(model), which gives each expert "
+                "its own weights"
+            )
+        tail = (rows.shape[0] - counts.sum()).reshape(1)
+        groups = SplitByCounts.apply(rows, torch.cat([counts, tail]), self.num_experts + 1)
+        hidden = self.activation(
+            torch.cat([group @ w_1 + b_1 for group, (w_1, b_1, _, _) in zip(groups, weights)])
+        )
+        hidden_groups = SplitByCounts.apply(hidden, counts, self.num_experts)
+        outputs = [group @ w_2 + b_2 for group, (_, _, w_2, b_2) in zip(hidden_groups, weights)]
+        return torch.cat([*outputs, groups[-1] * 0.0])
+
+
+EXPERT_WEIGHTS = ("w_1", "b_1", "w_2", "b_2")
+
+
+class SplitByCounts(torch.autograd.Function):
+    """``apply(rows (N, X), counts (G,), G)``: the G consecutive groups of ``counts[g]``
+    rows, as one ONNX Split whose sizes are a graph value (``Tensor.split`` with a list
+    would freeze the traced example's sizes)."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor, counts: torch.Tensor, num_groups: int):
+        return tuple(rows.split(counts.tolist()))
+
+    @staticmethod
+    def symbolic(g, rows, counts, num_groups: int):
+        return g.op("Split", rows, counts, axis_i=0, outputs=num_groups)

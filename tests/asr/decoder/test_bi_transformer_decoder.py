@@ -3,6 +3,7 @@ from conftest import TINY_DECODER
 
 from espnet_omnirouter.asr.decoder.bi_transformer_decoder import BiTransformerDecoder
 from espnet_omnirouter.asr.decoder.moe_transformer_decoder import MoETransformerDecoder
+from espnet_omnirouter.layers.moe.routing import collect_routing
 
 VOCAB, DIM = 7, 16
 SOS = EOS = VOCAB - 1
@@ -63,8 +64,14 @@ def test_omni_router_per_direction():
         "shared_router.linear.weight",
         "right_decoder.shared_router.linear.weight",
     ]
-    assert all(layer.router is bi.shared_router for layer in bi.moe_layers[:2])
-    assert bi.moe_layers[2].router is bi.right_decoder.shared_router
+    assert all(layer.shares_router for layer in bi.moe_layers)
+    with collect_routing() as records:
+        bi.forward_bidirectional(*batch())
+    left, right = bi.shared_router.linear.weight, bi.right_decoder.shared_router.linear.weight
+    for record in records:
+        weight = left if record.layer in bi.moe_layers[:2] else right
+        (grad,) = torch.autograd.grad(record.logits.sum(), weight, retain_graph=True)
+        assert grad.abs().sum() > 0
 
 
 def test_dense_directions_are_espnet_decoders():
@@ -72,16 +79,15 @@ def test_dense_directions_are_espnet_decoders():
     assert bi.moe_layers == [] and not [k for k in bi.state_dict() if "router" in k]
 
 
-def test_left_to_right_forward_clears_right_to_left_routing():
-    """Decoding runs only the left-to-right decoder: the other's records of a previous
-    training step must not be reported as this step's routing."""
+def test_left_to_right_forward_reports_only_its_own_routing():
+    """Decoding runs only the left-to-right decoder: only its layers report."""
     bi = bi_decoder().eval()
     hs, hlens, ys_in, ys_lens, r_ys_in = batch()
-    bi.forward_bidirectional(hs, hlens, ys_in, ys_lens, r_ys_in)
-    assert all(layer.last_routing is not None for layer in bi.moe_layers)
-    bi(hs, hlens, ys_in, ys_lens)
-    assert all(layer.last_routing is not None for layer in bi.moe_layers[:2])
-    assert all(layer.last_routing is None for layer in bi.right_decoder.moe_layers)
-    for layer in bi.moe_layers:
-        if layer.last_routing is not None:
-            assert layer.last_routing.expert_index.shape[0] == int(ys_lens.sum())
+    with collect_routing() as both:
+        bi.forward_bidirectional(hs, hlens, ys_in, ys_lens, r_ys_in)
+    assert [record.layer for record in both] == bi.moe_layers
+    with collect_routing() as left:
+        bi(hs, hlens, ys_in, ys_lens)
+    assert [record.layer for record in left] == bi.moe_layers[:2]
+    for record in both:
+        assert record.expert_index.shape[0] == int(ys_lens.sum())

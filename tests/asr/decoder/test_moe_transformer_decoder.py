@@ -6,6 +6,7 @@ from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from espnet_omnirouter.asr.decoder.moe_transformer_decoder import MoETransformerDecoder
 from espnet_omnirouter.layers.moe.config import MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.routing import collect_routing
 from espnet_omnirouter.utils.legacy_nets import BatchBeamSearch
 
 VOCAB, DIM = 7, 16
@@ -65,12 +66,14 @@ def test_invalid_moe_conf_names_the_decoder_key():
 def test_omni_has_one_router_stored_once_that_every_layer_trains():
     dec = decoder({"type": "omni", "num_experts": 4}, num_blocks=3)
     assert [k for k in dec.state_dict() if "router" in k] == ["shared_router.linear.weight"]
-    assert all(layer.router is dec.shared_router for layer in dec.moe_layers)
-    dec(*batch())
+    assert all(layer.shares_router for layer in dec.moe_layers)
+    with collect_routing() as records:
+        dec(*batch())
+    assert [record.layer for record in records] == dec.moe_layers
     weight = dec.shared_router.linear.weight
-    for layer in dec.moe_layers:
-        (grad,) = torch.autograd.grad(layer.last_routing.logits.sum(), weight, retain_graph=True)
-        assert grad.abs().sum() > 0, layer.layer_name
+    for record in records:
+        (grad,) = torch.autograd.grad(record.logits.sum(), weight, retain_graph=True)
+        assert grad.abs().sum() > 0, record.layer_name
 
 
 def test_switch_layers_have_their_own_routers():
@@ -84,9 +87,11 @@ def test_switch_layers_have_their_own_routers():
 def test_padding_tokens_are_not_routed_and_do_not_change_outputs():
     dec = decoder({"type": "u2pp", "num_experts": 4}).eval()
     hs, hlens, ys_in, ys_lens = batch()
-    out, _ = dec(hs, hlens, ys_in, ys_lens)
-    for layer in dec.moe_layers:
-        assert layer.last_routing.expert_index.shape == (int(ys_lens.sum()), 2)
+    with collect_routing() as records:
+        out, _ = dec(hs, hlens, ys_in, ys_lens)
+    assert len(records) == len(dec.moe_layers)
+    for record in records:
+        assert record.expert_index.shape == (int(ys_lens.sum()), 2)
     for row in range(3):
         length = int(ys_lens[row])
         one = slice(row, row + 1)
@@ -94,15 +99,14 @@ def test_padding_tokens_are_not_routed_and_do_not_change_outputs():
         torch.testing.assert_close(out[row, :length], alone[0], atol=1e-5, rtol=1e-5)
 
 
-def test_reset_routing_forgets_records_and_masks():
-    dec = decoder({"type": "switch", "num_experts": 2}).eval()
-    dec(*batch())
-    assert all(layer.last_routing is not None for layer in dec.moe_layers)
-    assert all(layer.valid_frames.shape == (3, 5) for layer in dec.moe_layers)
-    dec.reset_routing()
-    assert all(
-        layer.last_routing is None and layer.valid_frames is None for layer in dec.moe_layers
-    )
+def test_dense_layers_stay_espnets_and_moe_layers_become_the_projects():
+    dec = decoder({"type": "switch", "num_experts": 2, "blocks": [1]})
+    assert type(dec.decoders[0]).__name__ == "DecoderLayer"
+    assert type(dec.decoders[1]).__name__ == "MoEDecoderLayer"
+    espnet = TransformerDecoder(VOCAB, DIM, **TINY_DECODER)
+    assert {k for k in dec.state_dict() if "router" not in k and "experts" not in k} == {
+        k for k in espnet.state_dict() if "decoders.1.feed_forward" not in k
+    }
 
 
 def test_incremental_batch_score_matches_full_forward():
@@ -115,12 +119,14 @@ def test_incremental_batch_score_matches_full_forward():
     states = [None] * len(ys)
     with torch.no_grad():
         for step in range(1, ys.size(1) + 1):
-            log_probs, states = dec.batch_score(ys[:, :step], states, hs)
+            with collect_routing() as records:
+                log_probs, states = dec.batch_score(ys[:, :step], states, hs)
             torch.testing.assert_close(
                 log_probs, full[:, step - 1].log_softmax(-1), atol=1e-5, rtol=1e-5
             )
-            for layer in dec.moe_layers:
-                assert layer.last_routing.expert_index.shape[0] == len(ys)
+            assert len(records) == len(dec.moe_layers)
+            for record in records:
+                assert record.expert_index.shape[0] == len(ys)
 
 
 def test_espnet_beam_search_scores_equal_full_forward_log_probabilities():
@@ -169,9 +175,9 @@ def test_options_of_non_token_decoders_are_refused(overrides, message):
 def test_inherited_options_train_and_decode_with_moe(overrides):
     dec = decoder({"type": "omni", "num_experts": 2}, **overrides).train()
     hs, hlens, ys_in, ys_lens = batch()
-    logits, _ = dec(hs, hlens, ys_in, ys_lens)
-    routed = [layer for layer in dec.moe_layers if layer.last_routing is not None]
-    aux = sum(layer.auxiliary_losses()["load_balancing_loss"] for layer in routed)
+    with collect_routing() as records:
+        logits, _ = dec(hs, hlens, ys_in, ys_lens)
+    aux = sum(record.auxiliary_losses()["load_balancing_loss"] for record in records)
     (logits.logsumexp(-1).sum() + aux).backward()
     assert dec.shared_router.linear.weight.grad.abs().sum() > 0
     assert all(p.grad is not None for p in dec.decoders[0].feed_forward.experts.parameters())

@@ -4,22 +4,22 @@ if decoded alone."""
 import pytest
 import torch
 
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 
 
 @pytest.fixture
 def decoding(experiment):
     speech2text = load_speech2text(experiment / "config.yaml", experiment / "valid.loss.ave.pth", 1)
-    speech2text.asr_model.eval()
-    return make_decoding(speech2text, ["ctc_greedy", "ctc_prefix_beam_search"])
+    return make_decoding(EagerModel(speech2text), ["ctc_greedy", "ctc_prefix_beam_search"])
 
 
 def test_min_samples_is_the_encoders_limit(decoding):
     # hop 64, centred STFT: 1 + n // 64 frames; ESPnet's conv2d needs 7 frames.
-    assert decoding.min_samples == 384
-    model = decoding.speech2text.asr_model
+    assert decoding.model.min_samples == 384
+    model = decoding.model.model
     with torch.no_grad(), pytest.raises(TooShortUttError):
         model.encode(torch.zeros(1, 383), torch.tensor([383]))
 

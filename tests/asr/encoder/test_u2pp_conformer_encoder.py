@@ -8,6 +8,7 @@ from conftest import TINY_CONFORMER
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
 from espnet_omnirouter.layers.moe.config import MoEConfigError
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
+from espnet_omnirouter.layers.moe.routing import collect_routing
 
 U2PP_CONFORMER = {
     **TINY_CONFORMER,
@@ -32,9 +33,10 @@ def encoder(moe_conf=None, **overrides) -> U2ppConformerEncoder:
 def test_streaming_equals_the_chunk_masked_forward(moe_conf, chunk_size, num_left):
     model = encoder(moe_conf).eval()
     features = torch.randn(1, 67, FEATURES)
-    model.set_decoding_chunk(chunk_size, num_left)
     with torch.no_grad():
-        masked, lengths, _ = model(features, torch.tensor([67]))
+        masked, lengths, _ = model(
+            features, torch.tensor([67]), chunk_size=chunk_size, num_left_chunks=num_left
+        )
         streamed = model.forward_chunk_by_chunk(features, chunk_size, num_left)
     assert streamed.shape == masked.shape == (1, int(lengths), 16)
     assert torch.allclose(streamed, masked, atol=1e-5)
@@ -45,14 +47,19 @@ def test_chunk_mask_limits_what_a_frame_sees():
     features = torch.randn(1, 67, FEATURES)
     changed = features.clone()
     changed[:, 40:] = torch.randn(1, 27, FEATURES)  # input frame 40 feeds output frame 9 on
-    model.set_decoding_chunk(4)
     with torch.no_grad():
-        a, b = model(features, torch.tensor([67]))[0], model(changed, torch.tensor([67]))[0]
+        a, b = (
+            model(features, torch.tensor([67]), chunk_size=4)[0],
+            model(changed, torch.tensor([67]), chunk_size=4)[0],
+        )
     assert torch.allclose(a[:, :8], b[:, :8], atol=1e-6)  # chunks 0-1 end before frame 8
     assert not torch.allclose(a[:, 8:], b[:, 8:])
-    model.set_decoding_chunk(0)  # full context: every frame sees the change
+    # full context: every frame sees the change
     with torch.no_grad():
-        a, b = model(features, torch.tensor([67]))[0], model(changed, torch.tensor([67]))[0]
+        a, b = (
+            model(features, torch.tensor([67]), chunk_size=0)[0],
+            model(changed, torch.tensor([67]), chunk_size=0)[0],
+        )
     assert not torch.allclose(a[:, 0], b[:, 0])
 
 
@@ -60,17 +67,16 @@ def test_padding_does_not_change_the_valid_frames_and_is_not_routed():
     model = encoder({"type": "u2pp", "num_experts": 4}).eval()
     # Chunks of one frame: ESPnet's subsampled padding mask keeps one frame more than the
     # convolutions output for 43 frames (11 vs 10); no earlier frame may see it.
-    model.set_decoding_chunk(1)
     short = torch.randn(1, 43, FEATURES)
     batch = torch.cat([short, torch.zeros(1, 24, FEATURES)], dim=1).repeat(2, 1, 1)
     batch[1] = torch.randn(67, FEATURES)
     with torch.no_grad():
-        alone, alone_lengths, _ = model(short, torch.tensor([43]))
-        padded, lengths, _ = model(batch, torch.tensor([43, 67]))
+        alone, alone_lengths, _ = model(short, torch.tensor([43]), chunk_size=1)
+        with collect_routing() as records:
+            padded, lengths, _ = model(batch, torch.tensor([43, 67]), chunk_size=1)
     assert torch.allclose(padded[0, : int(alone_lengths)], alone[0], atol=1e-5)
-    assert all(
-        layer.last_routing.expert_index.shape[0] == int(lengths.sum()) for layer in model.moe_layers
-    )
+    assert len(records) == len(model.moe_layers)
+    assert all(record.expert_index.shape[0] == int(lengths.sum()) for record in records)
 
 
 def test_u2pp_moe_makes_both_ffns_of_every_block_moe():
@@ -97,8 +103,10 @@ def test_static_chunk_and_evaluation_defaults():
     model = encoder(static_chunk_size=8, use_dynamic_chunk=False)
     assert model.train().chunk_config(50) == (8, -1)
     assert model.eval().chunk_config(50) == (8, -1)
-    model.set_decoding_chunk(4, 2)
-    assert model.chunk_config(50) == (4, 2)
+    assert model.chunk_config(50, 4, 2) == (4, 2)  # forward's chunk_size, num_left_chunks
+    assert model.chunk_config(50, 0) == (50, -1)  # 0: full context
+    configured = encoder(decoding_chunk_size=4, num_decoding_left_chunks=2).eval()
+    assert configured.chunk_config(50) == (4, 2)  # None: encoder_conf's decoding chunk
     assert encoder().eval().chunk_config(50) == (50, -1)
 
 
@@ -127,9 +135,10 @@ def test_every_input_layer_streams_like_the_masked_forward(input_layer):
     model = encoder({"type": "switch", "num_experts": 2}, input_layer=input_layer).eval()
     length = 19 * model.subsampling_rate + model.right_context + 1  # 20 encoder frames
     features = torch.randn(1, length, FEATURES)
-    model.set_decoding_chunk(3, 1)
     with torch.no_grad():
-        masked, lengths, _ = model(features, torch.tensor([length]))
+        masked, lengths, _ = model(
+            features, torch.tensor([length]), chunk_size=3, num_left_chunks=1
+        )
         streamed = model.forward_chunk_by_chunk(features, 3, 1)
     assert masked.size(1) == int(lengths) == 20
     torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
@@ -138,11 +147,19 @@ def test_every_input_layer_streams_like_the_masked_forward(input_layer):
 def test_streams_past_the_positional_table_with_bounded_state_and_no_memory_of_earlier_input():
     model = encoder({"type": "u2pp", "num_experts": 2}, max_pos_emb_len=16).eval()
     features = torch.randn(1, 4 * 59 + 7, FEATURES)  # 60 encoder frames: past the 16-frame table
-    model.set_decoding_chunk(4, 2)
     with torch.no_grad():
-        masked, _, _ = model(features, torch.tensor([features.size(1)]))
-        model(torch.randn(1, 4 * 300, FEATURES), torch.tensor([4 * 300]))  # a long input between
-        again, _, _ = model(features, torch.tensor([features.size(1)]))
+        masked, _, _ = model(
+            features, torch.tensor([features.size(1)]), chunk_size=4, num_left_chunks=2
+        )
+        model(
+            torch.randn(1, 4 * 300, FEATURES),
+            torch.tensor([4 * 300]),
+            chunk_size=4,
+            num_left_chunks=2,
+        )  # a long input between
+        again, _, _ = model(
+            features, torch.tensor([features.size(1)]), chunk_size=4, num_left_chunks=2
+        )
         window, stride = model.streaming_window(4)
         outputs, state, offset = [], None, 0
         for start in range(0, features.size(1) - model.right_context, stride):
@@ -172,9 +189,9 @@ def test_non_causal_convolution_decodes_chunk_masked_but_refuses_to_stream():
     out, lengths, _ = model.train()(features, torch.tensor([67, 50]))
     out.sum().backward()
     assert model.encoders[0].conv_module.depthwise_conv.weight.grad.abs().sum() > 0
-    model.eval().set_decoding_chunk(4)
+    model.eval()
     with torch.no_grad():
-        model(features, torch.tensor([67, 50]))
+        model(features, torch.tensor([67, 50]), chunk_size=4)
     with pytest.raises(ValueError, match="causal: false"):
         model.forward_chunk_by_chunk(features[:1], 4)
     assert encoder(causal=False, use_cnn_module=False).streamable
@@ -198,9 +215,11 @@ def test_intermediate_ctc_with_conditioning_streams_like_the_masked_forward():
     assert all(hidden.shape == out.shape for _, hidden in intermediate)
     (out + intermediate[0][1]).sum().backward()
     assert model.conditioning_layer.weight.grad.abs().sum() > 0
-    model.eval().set_decoding_chunk(3, 1)
+    model.eval()
     with torch.no_grad():
-        (masked, _), _, _ = model(features, torch.tensor([67]), ctc=ctc)
+        (masked, _), _, _ = model(
+            features, torch.tensor([67]), ctc=ctc, chunk_size=3, num_left_chunks=1
+        )
         streamed = model.forward_chunk_by_chunk(features, 3, 1, ctc=ctc)
     torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)
 
@@ -208,10 +227,11 @@ def test_intermediate_ctc_with_conditioning_streams_like_the_masked_forward():
 def test_layer_drop_skips_blocks_in_training_only():
     model = encoder({"type": "switch", "num_experts": 2}, layer_drop_rate=0.999)
     features = torch.randn(1, 43, FEATURES)
-    model.train()(features, torch.tensor([43]))
-    assert all(layer.last_routing is None for layer in model.moe_layers)
-    model.eval()(features, torch.tensor([43]))
-    assert all(layer.last_routing is not None for layer in model.moe_layers)
+    with collect_routing() as training:
+        model.train()(features, torch.tensor([43]))
+    with collect_routing() as evaluation:
+        model.eval()(features, torch.tensor([43]))
+    assert training == [] and len(evaluation) == len(model.moe_layers)
 
 
 # ESPnet's encoder tests go over the option space; here every input layer meets every MoE
@@ -260,21 +280,23 @@ def test_option_space_trains_decodes_and_streams(
     length = 13 * model.subsampling_rate + model.right_context + 1  # 14 encoder frames
     features = torch.randn(2, length, FEATURES)
     lengths = torch.tensor([length, length - 2 * model.subsampling_rate])
-    out, olens, _ = model.train()(features, lengths, ctc=ctc)
+    with collect_routing() as records:
+        out, olens, _ = model.train()(features, lengths, ctc=ctc)
     if interctc:
         out, intermediate = out
         assert [block for block, _ in intermediate] == interctc["interctc_layer_idx"]
     assert out.shape == (2, 14, 16) and olens.tolist() == [14, 12]
-    aux = sum(layer.weighted_auxiliary_loss(layer.auxiliary_losses()) for layer in model.moe_layers)
+    aux = sum(record.weighted_auxiliary_loss(record.auxiliary_losses()) for record in records)
     (ctc(out, olens, torch.tensor([[2, 3], [4, 5]]), torch.tensor([2, 2])) + aux).backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(grad).all() for grad in grads)
     for layer in model.moe_layers:
         assert layer.experts.w_1.grad.abs().sum() > 0
-        assert layer.router.linear.weight.grad.abs().sum() > 0
-    model.eval().set_decoding_chunk(3, 1)
+        router = model.shared_router if layer.shares_router else layer.router
+        assert router.linear.weight.grad.abs().sum() > 0
+    model.eval()
     with torch.no_grad():
-        masked, _, _ = model(features[:1], lengths[:1], ctc=ctc)
+        masked, _, _ = model(features[:1], lengths[:1], ctc=ctc, chunk_size=3, num_left_chunks=1)
         masked = masked[0] if isinstance(masked, tuple) else masked
         assert ctc.argmax(masked).shape == (1, 14)  # CTC greedy decoding
         if model.streamable:
@@ -298,8 +320,8 @@ def test_block_options_train_and_stream(overrides):
     features = torch.randn(2, 43, FEATURES)
     out, _, _ = model.train()(features, torch.tensor([43, 30]))
     out.sum().backward()
-    model.eval().set_decoding_chunk(2, 1)
+    model.eval()
     with torch.no_grad():
-        masked, _, _ = model(features[:1], torch.tensor([43]))
+        masked, _, _ = model(features[:1], torch.tensor([43]), chunk_size=2, num_left_chunks=1)
         streamed = model.forward_chunk_by_chunk(features[:1], 2, 1)
     torch.testing.assert_close(streamed, masked, rtol=0, atol=1e-5)

@@ -123,7 +123,9 @@ def test_inference_gives_the_training_forward_exactly(backend, top_k):
     experts = StackedExperts(4, D, H, 0.0, torch.nn.SiLU(), backend)
     valid = torch.arange(T) < T - 5
     with torch.no_grad():
-        inference = dispatch_and_combine(tokens, expert_index, gate, experts, valid, capacity=9)
-    training = dispatch_and_combine(tokens, expert_index, gate, experts, valid, capacity=9)
+        inference = dispatch_and_combine(
+            tokens, expert_index, gate, experts, valid, capacity_factor=1.0
+        )
+    training = dispatch_and_combine(tokens, expert_index, gate, experts, valid, capacity_factor=1.0)
     assert training.requires_grad
     assert torch.equal(inference, training.detach())

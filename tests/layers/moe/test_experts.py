@@ -66,7 +66,7 @@ def test_a_shared_router_is_one_parameter_initialised_like_a_dense_linear(init):
     initialize(torch.nn.ModuleList([encoder, reference]), init)
     weight = encoder.shared_router.linear.weight
     assert sum(p is weight for p in encoder.parameters()) == 1  # drawn once by ESPnet
-    assert all(layer.router is encoder.shared_router for layer in encoder.moe_layers)
+    assert all(layer.shares_router and layer.router is None for layer in encoder.moe_layers)
     # 512 draws: within 15% (5 sigma) of a dense Linear of the router's shape.
     assert std_ratio(weight, reference[0].weight) == pytest.approx(1.0, abs=0.15)
     expert_weights = encoder.moe_layers[0].experts.w_1[0]

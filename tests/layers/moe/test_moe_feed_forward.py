@@ -1,9 +1,12 @@
+"""The MoE layer as a function of its inputs: output and routing record per forward."""
+
 import pytest
 import torch
 
 from espnet_omnirouter.layers.moe.losses import load_balancing_loss, router_z_loss
 from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 from espnet_omnirouter.layers.moe.router import Router
+from espnet_omnirouter.layers.moe.routing import collect_routing, report_routing
 
 D, H, E = 6, 10, 4
 
@@ -39,15 +42,47 @@ def reference_moe(layer: MoEFeedForward, xs: torch.Tensor) -> torch.Tensor:
 def test_output_equals_token_loop_reference(top_k, gate):
     layer = make_layer(top_k, gate)
     xs = torch.randn(3, 7, D)
-    torch.testing.assert_close(layer(xs), reference_moe(layer, xs), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(layer(xs)[0], reference_moe(layer, xs), rtol=1e-5, atol=1e-6)
 
 
 def test_routing_matches_reference_choice():
     layer = make_layer(top_k=2)
     xs = torch.randn(2, 5, D)
-    layer(xs)
+    _, record = layer(xs)
     expected = torch.topk(xs.reshape(-1, D) @ layer.router.linear.weight.T, 2).indices
-    assert torch.equal(layer.last_routing.expert_index, expected)
+    assert torch.equal(record.expert_index, expected)
+    assert record.layer is layer
+
+
+def test_the_layer_keeps_nothing_between_forwards():
+    """Two batches in either order give the same outputs and records: nothing of one
+    forward (its padding, its routing) reaches the next."""
+    layer = make_layer(top_k=2)
+    first, second = torch.randn(2, 5, D), torch.randn(3, 4, D)
+    valid = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    state = {k: v.clone() for k, v in vars(layer).items() if isinstance(v, torch.Tensor)}
+    a1, record_a1 = layer(first, valid)
+    b1, record_b1 = layer(second)
+    b2, record_b2 = layer(second)
+    a2, record_a2 = layer(first, valid)
+    assert torch.equal(a1, a2) and torch.equal(b1, b2)
+    assert torch.equal(record_a1.expert_index, record_a2.expert_index)
+    assert torch.equal(record_b1.expert_index, record_b2.expert_index)
+    assert record_b1.valid is None and record_a2.valid.sum() == 8
+    assert {k for k, v in vars(layer).items() if isinstance(v, torch.Tensor)} == set(state)
+
+
+def test_records_reach_only_the_collection_running_when_they_are_reported():
+    layer = make_layer()
+    xs = torch.randn(1, 3, D)
+    report_routing(layer(xs)[1])  # nobody collects: dropped
+    with collect_routing() as outer:
+        report_routing(layer(xs)[1])
+        with collect_routing() as inner:
+            report_routing(layer(xs)[1])
+    report_routing(layer(xs)[1])
+    assert (len(outer), len(inner)) == (2, 1)
+    assert inner[0] is outer[1]
 
 
 def test_topk_softmax_gates_sum_to_one_and_full_softmax_gates_do_not():
@@ -63,9 +98,8 @@ def test_padding_frames_get_zero_output_and_do_not_change_valid_frames():
     layer = make_layer(top_k=2)
     xs = torch.randn(2, 5, D)
     valid = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
-    full = layer(xs)
-    layer.valid_frames = valid
-    masked = layer(xs)
+    full, _ = layer(xs)
+    masked, _ = layer(xs, valid)
     assert torch.equal(masked[~valid], torch.zeros(2, D))
     torch.testing.assert_close(masked[valid], full[valid])
 
@@ -74,17 +108,16 @@ def test_losses_ignore_padding_frames():
     layer = make_layer()
     xs = torch.randn(2, 5, D)
     valid = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 0]], dtype=torch.bool)
-    layer.valid_frames = valid
-    layer(xs)
-    losses = layer.auxiliary_losses()
+    losses = layer(xs, valid)[1].auxiliary_losses()
     logits = xs[valid] @ layer.router.linear.weight.T
     expected_lb = load_balancing_loss(logits.softmax(-1), logits.argmax(-1, keepdim=True))
     torch.testing.assert_close(losses["load_balancing_loss"], expected_lb)
     torch.testing.assert_close(losses["z_loss"], router_z_loss(logits))
     # Changing what lies in the padding changes nothing.
     xs[~valid] = 100.0
-    layer(xs)
-    torch.testing.assert_close(layer.auxiliary_losses()["z_loss"], router_z_loss(logits))
+    torch.testing.assert_close(
+        layer(xs, valid)[1].auxiliary_losses()["z_loss"], router_z_loss(logits)
+    )
 
 
 def test_capacity_drops_late_tokens_of_a_full_expert():
@@ -94,11 +127,11 @@ def test_capacity_drops_late_tokens_of_a_full_expert():
         layer.router.linear.weight[2, 0] = 10.0  # every token with x[0] > 0 picks expert 2
     xs = torch.randn(1, 8, D)
     xs[..., 0] = 1.0
-    out = layer(xs)
+    out, _ = layer(xs)
     capacity = 2  # ceil(1.0 * 8 tokens * top-1 / 4 experts)
     no_capacity = make_layer()
     no_capacity.load_state_dict(layer.state_dict())
-    torch.testing.assert_close(out[0, :capacity], no_capacity(xs)[0, :capacity])
+    torch.testing.assert_close(out[0, :capacity], no_capacity(xs)[0][0, :capacity])
     assert torch.equal(out[0, capacity:], torch.zeros(8 - capacity, D))
 
 
@@ -108,8 +141,7 @@ def test_capacity_counts_only_valid_frames():
         layer.router.linear.weight.zero_()
         layer.router.linear.weight[1, 0] = 10.0
     xs = torch.ones(1, 8, D)
-    layer.valid_frames = torch.tensor([[True] * 4 + [False] * 4])
-    out = layer(xs)
+    out, _ = layer(xs, torch.tensor([[True] * 4 + [False] * 4]))
     assert out[0, 0].abs().sum() > 0  # capacity ceil(4 / 4) = 1: first token kept
     assert torch.equal(out[0, 1:], torch.zeros(7, D))
 
@@ -122,26 +154,29 @@ def test_gradients_reach_router_and_only_used_experts():
         layer.router.linear.weight[3, 0] = 5.0
     xs = torch.randn(2, 6, D)
     xs[..., 0] = 1.0
-    layer(xs).pow(2).sum().backward()
+    layer(xs)[0].pow(2).sum().backward()
     assert layer.router.linear.weight.grad.abs().sum() > 0
     grad_per_expert = layer.experts.w_1.grad.abs().sum(dim=(1, 2))
     assert grad_per_expert[3] > 0
     assert torch.equal(grad_per_expert[:3], torch.zeros(3))
 
 
-def test_shared_router_is_not_a_submodule():
+def test_a_layer_that_shares_its_router_owns_none_and_is_given_it():
     router = Router(D, E)
-    layer = MoEFeedForward(D, H, 0.0, torch.nn.SiLU(), E, router=router)
-    assert layer.router is router and layer.shares_router
+    layer = MoEFeedForward(D, H, 0.0, torch.nn.SiLU(), E, shares_router=True).eval()
+    assert layer.router is None and layer.shares_router
     assert not any(key.startswith("router") for key in layer.state_dict())
+    xs = torch.randn(2, 3, D)
+    _, record = layer(xs, router=router)
+    expected = (xs.reshape(-1, D) @ router.linear.weight.T).argmax(-1, keepdim=True)
+    assert torch.equal(record.expert_index, expected)
+    with pytest.raises(ValueError, match="shares its router; pass it"):
+        layer(xs)
 
 
-def test_shared_router_size_mismatch_is_rejected():
+def test_shared_router_size_mismatch_and_a_second_router_are_rejected():
+    layer = MoEFeedForward(8, H, 0.0, torch.nn.SiLU(), E, shares_router=True)
     with pytest.raises(ValueError, match="shared router maps 6 -> 4"):
-        MoEFeedForward(8, H, 0.0, torch.nn.SiLU(), E, router=Router(D, E))
-
-
-def test_statistics_before_forward_raise():
-    layer = make_layer()
-    with pytest.raises(RuntimeError, match="no forward"):
-        layer.routing_statistics()
+        layer(torch.randn(1, 2, 8), router=Router(D, E))
+    with pytest.raises(ValueError, match="has its own router"):
+        make_layer()(torch.randn(1, 2, D), router=Router(D, E))

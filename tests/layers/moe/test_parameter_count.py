@@ -19,7 +19,7 @@ def test_shared_router_counts_once():
     owner = torch.nn.Module()
     owner.router = Router(D, E)
     owner.layers = torch.nn.ModuleList(
-        MoEFeedForward(D, H, 0.0, torch.nn.ReLU(), E, router=owner.router) for _ in range(3)
+        MoEFeedForward(D, H, 0.0, torch.nn.ReLU(), E, shares_router=True) for _ in range(3)
     )
     assert count_parameters(owner).total == 3 * EXPERT_PARAMS + D * E
 

@@ -8,7 +8,8 @@
 #   LOG          the log file of each job (with JOB when NJ > 1)
 #   TAGS         which log lines to print: those that start with "[TAG] ", TAGS being one tag
 #                or several joined by "|" (e.g. "prepare|format")
-# When a job fails, its last log lines are printed and the status is 1.
+# The job command reports a failed job (omnirouter-jobs names its log and shows its last
+# lines); the status is then 1.
 set -euo pipefail
 if [ $# -lt 5 ]; then
     sed -n '2,/^set/{/^#/s/^# \{0,1\}//p}' "$0" >&2
@@ -26,14 +27,5 @@ pid=$!
 tail -q -n +1 -F --pid="${pid}" "${logs[@]}" 2>/dev/null \
     | grep --line-buffered -E "^\[(${tags})\] " || true
 wait "${pid}" && exit 0
-for job_log in "${logs[@]}"; do
-    # run.pl ends a log with "# Ended (code N)", slurm.pl with "... with status N"
-    # grep reads from a process substitution, not a pipe: under pipefail, grep -q stopping at
-    # its match could end tail with SIGPIPE and count a finished job as failed.
-    if ! grep -qE '^# Ended \(code 0\)|with status 0$' < <(tail -n 3 "${job_log}" 2>/dev/null); then
-        echo "--- the end of ${job_log}:" >&2
-        tail -n 8 "${job_log}" >&2 || true
-    fi
-done
 echo "$0: ${*:1:4} ... failed (logs: ${log//JOB/*})" >&2
 exit 1

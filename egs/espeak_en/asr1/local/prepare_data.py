@@ -198,6 +198,7 @@ def synthesize(job: Job) -> Optional[str]:
             command,
             [
                 "sox",
+                "-R",  # repeatable: its dither is seeded, so a seed gives identical audio
                 raw,
                 "-r",
                 str(SAMPLE_RATE),

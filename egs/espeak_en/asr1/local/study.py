@@ -25,7 +25,7 @@ from typing import Dict, Sequence
 import torch
 import yaml
 from study_grid import StudyRun, run_names_by_group, select_runs, study_runs
-from study_records import build_record, code_revision
+from study_records import build_record, code_revision, dump_json, load_records, store_references
 from study_tables import plot_wer_against_experts, study_tables
 
 import espnet_omnirouter  # noqa: F401  (registers the plugin's model classes)
@@ -139,7 +139,7 @@ def write_record(run: StudyRun, args: argparse.Namespace, command: str) -> None:
     if not (model_dir / "config.yaml").is_file():
         sys.exit(f"[study] no experiment {model_dir} to record: train {run.name} first")
     count = count_parameters(build_model_from_config(model_dir / "config.yaml"))
-    record = build_record(
+    record, references = build_record(
         {
             "name": run.name, "group": run.group, "base": run.base, "seed": run.seed,
             "change": run.change, "tag": run.tag, "train": run.train,
@@ -149,7 +149,8 @@ def write_record(run: StudyRun, args: argparse.Namespace, command: str) -> None:
         {"command": command, "date": datetime.date.today().isoformat(),
          "machine": machine(), "revision": code_revision(RECIPE)},
     )  # fmt: skip
-    write_text_atomically(record_path(run, args), json.dumps(record, indent=1) + "\n")
+    store_references(args.records_dir, references)
+    write_text_atomically(record_path(run, args), dump_json(record))
     print(f"[study] {run.name}: record {record_path(run, args)}", flush=True)
 
 
@@ -219,18 +220,14 @@ def measure_speed(args: argparse.Namespace) -> None:
         f"{platform.machine()}",
     }  # fmt: skip
     path = args.records_dir / f"speed_{args.group}.json"
-    write_text_atomically(path, json.dumps(speed, indent=1) + "\n")
+    write_text_atomically(path, dump_json(speed))
     for name in names:
         print(f"[study] {name}: decode RTF {speed['rtf'][name]:.4f}, training step "
               f"{speed['train_step_seconds'][name]:.3f} s", flush=True)  # fmt: skip
 
 
 def write_tables(args: argparse.Namespace) -> None:
-    records = [
-        json.loads(path.read_text())
-        for path in sorted(args.records_dir.glob("*.json"))
-        if not path.name.startswith("speed_")
-    ]
+    records = load_records(args.records_dir)
     speed_records = (
         json.loads(path.read_text()) for path in sorted(args.records_dir.glob("speed_*.json"))
     )

@@ -5,19 +5,24 @@ tables of STUDY.md can be rebuilt without the experiment dirs (which are not com
 
     run          name, group, base config, seed, change, experiment tag, config sections
     parameters   total and active per frame
-    references   per test set: utterance ids and reference word counts (sorted ids)
-    decoding     per mode: per test set the word errors of every utterance, and the RTF
+    decoding     per mode: per test set the word errors of every utterance (in the order of
+                 the references), and the RTF
     training     per epoch ESPnet's [train] and [valid] means; seconds of training
     routing      per MoE layer: expert load, per-frame router entropy, entropy of the load;
                  L x L Cramér's V and NMI between layers; reassignment ablation WERs
     provenance   the command, date, machine and code revision that produced it
+
+The runs decode the same test sets: their utterance ids and reference word counts are kept
+once, in ``study/records/references.json`` (``REFERENCES_FILE``), which every new record is
+checked against.
 """
 
 import json
 import math
+import re
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import yaml
@@ -26,7 +31,8 @@ from espnet_omnirouter.analysis.training_log import read_checkpoint_epochs, read
 from espnet_omnirouter.scoring.wer import UtteranceErrors, read_kaldi_text, score
 from espnet_omnirouter.utils.stage_times import read_stage_times
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+REFERENCES_FILE = "references.json"
 
 
 def stage_seconds(exp_dir: Path, step: str) -> Optional[int]:
@@ -117,6 +123,43 @@ def code_revision(path: Path) -> str:
     return result.stdout.strip() or "unknown"
 
 
+class ReferencesMismatch(ValueError):
+    """A run decoded other test utterances than the study's other runs."""
+
+
+def store_references(records_dir: Path, references: Dict[str, Dict[str, list]]) -> None:
+    """Keep ``references`` in ``records_dir``'s references file, or check that they are the
+    ones it holds (per test set; a run may decode fewer sets)."""
+    path = records_dir / REFERENCES_FILE
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    for test_set, reference in references.items():
+        if stored.setdefault(test_set, reference) != reference:
+            raise ReferencesMismatch(
+                f"{test_set}: the utterances or references differ from the study's ({path}): "
+                "records of one study must decode the same data"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_json(stored))
+
+
+def load_references(records_dir: Path) -> Dict[str, Dict[str, list]]:
+    path = records_dir / REFERENCES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def dump_json(data: Any) -> str:
+    """JSON with one key per line and each list of numbers on one line."""
+    text = json.dumps(data, indent=1)
+    return (
+        re.sub(
+            r"\[\s*([-0-9.eE+, \n]*?)\s*\]",
+            lambda m: "[" + ", ".join(v.strip() for v in m[1].split(",") if v.strip()) + "]",
+            text,
+        )
+        + "\n"
+    )
+
+
 def build_record(
     run: Dict[str, Any],
     model_dir: Path,
@@ -124,8 +167,9 @@ def build_record(
     data_dir: Path,
     parameters: Dict[str, int],
     provenance: Dict[str, str],
-) -> Dict[str, Any]:
-    """The record of one study run from its experiment dir (see the module docstring)."""
+) -> Tuple[Dict[str, Any], Dict[str, Dict[str, list]]]:
+    """The record of one study run from its experiment dir (see the module docstring), and
+    the references of its test sets."""
     config = yaml.safe_load((model_dir / "config.yaml").read_text())
     scored = decodings(model_dir, data_dir)
     references: Dict[str, Dict[str, list]] = {}
@@ -144,24 +188,43 @@ def build_record(
             "errors": {s: e.errors.astype(int).tolist() for s, e in per_set.items()},
             "rtf": round(float(np.mean(rtfs)), 5) if rtfs else None,
         }
-    return {
+    record = {
         "version": RECORD_VERSION,
         "run": {
             **run,
             "config": {k: config.get(k) for k in ("encoder_conf", "decoder_conf", "model_conf")},
         },
         "parameters": parameters,
-        "references": references,
         "decoding": decoding,
         "decode_seconds": stage_seconds(exp_dir, f"decode_{run['tag']}"),
         "training": training_record(model_dir, exp_dir, run["tag"]),
         "routing": routing_record(model_dir / "routing"),
         "provenance": provenance,
     }
+    return record, references
+
+
+def load_records(records_dir: Path) -> List[Dict[str, Any]]:
+    """The run records of ``records_dir`` (not its speed records), each with the study's
+    ``references``."""
+    references = load_references(records_dir)
+    records = []
+    for path in sorted(records_dir.glob("*.json")):
+        if path.name == REFERENCES_FILE or path.name.startswith("speed_"):
+            continue
+        record = json.loads(path.read_text())
+        record["references"] = {s: references[s] for s in test_sets_decoded(record)}
+        records.append(record)
+    return records
+
+
+def test_sets_decoded(record: Dict[str, Any]) -> List[str]:
+    return sorted({s for mode in record["decoding"].values() for s in mode["errors"]})
 
 
 def utterance_errors(record: Dict[str, Any], mode: str) -> Dict[str, UtteranceErrors]:
-    """The scores of a record's decoding ``mode``, per test set."""
+    """The scores of a record's decoding ``mode``, per test set (of a record given its
+    ``references`` when loaded: ``load_records``)."""
     return {
         test_set: UtteranceErrors(
             record["references"][test_set]["utt_ids"],

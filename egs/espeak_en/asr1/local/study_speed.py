@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from espnet2.tasks.asr import ASRTask
 
-from espnet_omnirouter.asr.decoding.batch_search import load_speech2text
 from espnet_omnirouter.asr.decoding.decoding_modes import decode_waves, make_decoding
+from espnet_omnirouter.asr.decoding.eager_model import EagerModel
+from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 
 SAMPLE_RATE = 16000
 
@@ -66,7 +67,8 @@ def measure_speed(
             model_dir / "config.yaml", model_dir / "valid.loss.ave.pth", beam_size=1
         )
         batch = training_batch(speech2text, waves[:train_batch_size], texts[:train_batch_size])
-        models[name] = (make_decoding(speech2text, [mode]), speech2text.asr_model, batch)
+        decoding = make_decoding(EagerModel(speech2text), [mode])
+        models[name] = (decoding, speech2text.asr_model, batch)
     decode_times: Dict[str, List[float]] = {name: [] for name in models}
     step_times: Dict[str, List[float]] = {name: [] for name in models}
     for round_index in range(rounds + 1):
