@@ -50,6 +50,48 @@ TINY_DECODER = dict(
 N_MELS = 20
 
 
+TINY_MOE = {
+    "dense": {"type": "dense"},
+    "switch": {"type": "switch", "num_experts": 2},
+    "omni": {"type": "omni", "num_experts": 2},
+    "u2pp": {"type": "u2pp", "num_experts": 2},
+}
+
+
+def build_tiny_model(kind: str) -> torch.nn.Module:
+    """A tiny model of ``kind``: dense/switch/omni (MoE Conformer + MoE decoder) or
+    u2pp_<moe> (U2++ encoder + bidirectional decoder)."""
+    from espnet2.tasks.asr import ASRTask
+
+    args = ASRTask.get_parser().parse_args([])
+    conf = dict(
+        token_list=["<blank>", "<unk>", "a", "b", "<sos/eos>"],
+        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": 8000},
+    )
+    if kind.startswith("u2pp_"):
+        moe = TINY_MOE[kind[5:]]
+        conf.update(
+            encoder="u2pp_conformer",
+            encoder_conf={**TINY_CONFORMER, "rel_pos_type": "legacy", "moe_conf": moe},
+            decoder="bi_transformer",
+            decoder_conf={**TINY_DECODER, "num_blocks": 1, "r_num_blocks": 1, "moe_conf": moe},
+            model="u2pp",
+            model_conf={"ctc_weight": 0.3, "reverse_weight": 0.3},
+        )
+    else:
+        conf.update(
+            encoder="moe_conformer",
+            encoder_conf={**TINY_CONFORMER, "moe_conf": TINY_MOE[kind]},
+            decoder="moe_transformer",
+            decoder_conf={**TINY_DECODER, "moe_conf": TINY_MOE[kind]},
+            model="moe_espnet",
+            model_conf={"ctc_weight": 0.3},
+        )
+    vars(args).update(conf)
+    torch.manual_seed(0)
+    return ASRTask.build_model(args).eval()
+
+
 def make_experiment(root: Path, moe_type: str = "omni") -> Path:
     """An untrained tiny CTC model (2 experts) as training leaves it:
     <root>/exp/asr_<moe_type>/{config.yaml, valid.loss.ave.pth}, and

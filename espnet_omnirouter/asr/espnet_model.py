@@ -7,7 +7,11 @@ import torch
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet_omnirouter.layers.moe.routing import RoutingRecord, collect_routing
+from espnet_omnirouter.layers.moe.routing import (
+    RoutingRecord,
+    collect_routing,
+    summarize_routing,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,20 +87,9 @@ class MoEESPnetASRModel(ESPnetASRModel):
         task_loss_tokens: torch.Tensor,
     ) -> torch.Tensor:
         """``loss`` plus the MoE auxiliary loss of the forward's routing ``records`` at
-        the task loss's scale; ``stats`` updated with the MoE stats."""
-        losses = [record.auxiliary_losses() for record in records]
-        aux_loss = torch.stack(
-            [record.weighted_auxiliary_loss(item) for record, item in zip(records, losses)]
-        ).sum()
+        the task loss's scale; ``stats`` updated with the MoE stats (``summarize_routing``)."""
+        aux_loss, moe_stats = summarize_routing(records)
         loss = loss + aux_loss * task_loss_tokens
-        moe_stats = {"moe_aux_loss": aux_loss.detach()}
-        with torch.no_grad():
-            for key in losses[0]:
-                moe_stats[f"moe_{key}"] = torch.stack([item[key] for item in losses]).mean()
-            for record in records:
-                routing = record.statistics()
-                moe_stats[f"moe_{record.layer_name}_entropy"] = routing["entropy"]
-                moe_stats[f"moe_{record.layer_name}_load_max"] = routing["load"].max()
         stats.update(force_gatherable(moe_stats, loss.device))
         stats["loss"] = loss.detach()
         return loss

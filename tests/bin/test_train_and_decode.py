@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tiny_asr import UTTERANCES, make_workdir, run, train
 
@@ -57,3 +59,15 @@ def test_train_then_decode(workdir: Path, moe_type: str):
     assert sorted(line.split()[0] for line in hypotheses) == [
         f"utt{i:02d}" for i in range(len(UTTERANCES))
     ]
+
+
+def test_deterministic_training_repeats_bit_for_bit(workdir: Path):
+    """``--deterministic true``: two runs with the same seed give the same weights."""
+    checkpoints = []
+    for run_index in range(2):
+        exp = workdir / f"exp_deterministic{run_index}"
+        train(workdir, "omni", exp, "--deterministic", "true", "--max_epoch", "1")
+        assert yaml.safe_load((exp / "config.yaml").read_text())["deterministic"] is True
+        checkpoints.append(torch.load(exp / "1epoch.pth"))
+    assert checkpoints[0].keys() == checkpoints[1].keys()
+    assert all(torch.equal(checkpoints[0][key], checkpoints[1][key]) for key in checkpoints[0])

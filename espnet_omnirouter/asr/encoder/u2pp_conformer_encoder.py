@@ -159,19 +159,19 @@ class U2ppConformerEncoder(MoEConformerEncoder):
         return self.causal or all(block.conv_module is None for block in self.encoders)
 
     def chunk_config(
-        self, num_frames: int, chunk_size: Optional[int] = None, num_left: Optional[int] = None
-    ) -> Tuple[int, int]:
+        self,
+        num_frames: int,
+        chunk_size: Optional[int] = None,
+        num_left: Optional[int] = None,
+        device: Optional[torch.device] = None,
+    ) -> Tuple[int | torch.Tensor, int | torch.Tensor]:
         """(chunk size, left chunks) of the attention mask for ``num_frames`` frames:
-        drawn in training (dynamic chunks); in evaluation ``chunk_size`` / ``num_left``
-        (None: ``decoding_chunk_size`` / ``num_decoding_left_chunks``; 0: full context)."""
+        drawn in training (dynamic chunks: 0-dim tensors on ``device``, never read on the
+        host); in
+        evaluation ``chunk_size`` / ``num_left`` (None: ``decoding_chunk_size`` /
+        ``num_decoding_left_chunks``; 0: full context)."""
         if self.training and self.use_dynamic_chunk:
-            if torch.rand(()).item() < self.full_context_prob:
-                return num_frames, -1
-            chunk = int(torch.randint(1, self.max_chunk_size + 1, ()).item())
-            left = -1
-            if self.use_dynamic_left_chunk:
-                left = int(torch.randint(0, (num_frames - 1) // chunk + 1, ()).item())
-            return chunk, left
+            return self._draw_dynamic_chunk(num_frames, device)
         if self.training:
             return self.static_chunk_size or num_frames, -1
         if chunk_size is None:
@@ -184,13 +184,30 @@ class U2ppConformerEncoder(MoEConformerEncoder):
             num_left = self.num_decoding_left_chunks
         return (chunk_size, num_left) if chunk_size else (num_frames, -1)
 
+    def _draw_dynamic_chunk(
+        self, num_frames: int, device: Optional[torch.device]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """U2++'s dynamic chunk draw as 0-dim tensors: full context with probability
+        ``full_context_prob``, else a chunk size uniform in 1..``max_chunk_size`` and,
+        with ``use_dynamic_left_chunk``, left chunks uniform in 0..(all earlier chunks)."""
+        full = torch.rand((), device=device) < self.full_context_prob
+        drawn = torch.randint(1, self.max_chunk_size + 1, (), device=device)
+        chunk = torch.where(full, num_frames, drawn)
+        left = torch.full((), -1, device=device)
+        if self.use_dynamic_left_chunk:
+            earlier = (num_frames - 1) // chunk + 1
+            left = torch.where(full, -1, (torch.rand((), device=device) * earlier).long())
+        return chunk, left
+
     def attention_mask(
         self, pad_masks: torch.Tensor, chunk_size: Optional[int], num_left_chunks: Optional[int]
     ) -> torch.Tensor:
         """(#batch, T', T'): every real frame of its own and the visible earlier chunks
         (``chunk_config``)."""
         num_frames = pad_masks.size(-1)
-        chunk_size, num_left = self.chunk_config(num_frames, chunk_size, num_left_chunks)
+        chunk_size, num_left = self.chunk_config(
+            num_frames, chunk_size, num_left_chunks, pad_masks.device
+        )
         return pad_masks & chunk_attention_mask(
             num_frames, chunk_size, num_left, pad_masks.device
         ).unsqueeze(0)

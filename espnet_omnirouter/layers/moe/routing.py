@@ -7,16 +7,17 @@ the records of a computation (the model's loss, the routing analysis) runs it in
 
     with collect_routing() as records:
         loss, stats, weight = model(**batch)
-    aux = sum(r.weighted_auxiliary_loss() for r in records)
+    aux_loss, moe_stats = summarize_routing(records)
 
 Outside such a block the records are dropped (decoding keeps none); a layer that did not
 run (layer drop, stochastic depth) reports nothing; nested blocks each get every record
-reported inside them. Collection is per thread and per asyncio task (a ``ContextVar``).
+reported inside them. Collection is per thread (a ``threading.local``, which
+``torch.compile`` traces: a compiled forward reports its records like an eager one).
 """
 
 import contextlib
 import functools
-from contextvars import ContextVar
+import threading
 from typing import TYPE_CHECKING, Dict, Iterator, List, Tuple
 
 import torch
@@ -32,9 +33,16 @@ from espnet_omnirouter.layers.moe.router import RoutingDecision
 if TYPE_CHECKING:
     from espnet_omnirouter.layers.moe.moe_feed_forward import MoEFeedForward
 
-_collectors: ContextVar[Tuple[List["RoutingRecord"], ...]] = ContextVar(
-    "espnet_omnirouter_routing_collectors", default=()
-)
+
+class _CollectorState(threading.local):
+    """Per thread: the record lists of the ``collect_routing`` blocks running in it,
+    outermost first."""
+
+    def __init__(self):
+        self.collectors: Tuple[List[RoutingRecord], ...] = ()
+
+
+_state = _CollectorState()
 
 
 class RoutingRecord:
@@ -110,14 +118,42 @@ class RoutingRecord:
 def collect_routing() -> Iterator[List[RoutingRecord]]:
     """Gather the records reported while the block runs, in the order they were."""
     records: List[RoutingRecord] = []
-    token = _collectors.set((*_collectors.get(), records))
+    outer = _state.collectors
+    _state.collectors = (*outer, records)
     try:
         yield records
     finally:
-        _collectors.reset(token)
+        _state.collectors = outer
 
 
 def report_routing(record: RoutingRecord) -> None:
     """Give ``record`` to every ``collect_routing`` block running now (none: dropped)."""
-    for records in _collectors.get():
+    for records in _state.collectors:
         records.append(record)
+
+
+def summarize_routing(records: List[RoutingRecord]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """The auxiliary loss and the statistics of one forward's ``records`` (non-empty).
+
+    Returns:
+        ``moe_aux_loss``: the sum over the records of ``weighted_auxiliary_loss`` (Switch
+        Transformer's per-token scale), and the statistics, all 0-dim and detached:
+        ``moe_aux_loss``, ``moe_load_balancing_loss`` and ``moe_z_loss`` (unweighted means
+        over the records: 1.0 is balanced) and, per layer, ``moe_<layer>_entropy`` (mean
+        router entropy) and ``moe_<layer>_load_max`` (the busiest expert's share of the
+        tokens: 1/E when balanced, 1 when collapsed). Tensors only: nothing is read on
+        the host.
+    """
+    losses = [record.auxiliary_losses() for record in records]
+    aux_loss = torch.stack(
+        [record.weighted_auxiliary_loss(item) for record, item in zip(records, losses)]
+    ).sum()
+    stats = {"moe_aux_loss": aux_loss.detach()}
+    with torch.no_grad():
+        for key in losses[0]:
+            stats[f"moe_{key}"] = torch.stack([item[key] for item in losses]).mean()
+        for record in records:
+            routing = record.statistics()
+            stats[f"moe_{record.layer_name}_entropy"] = routing["entropy"]
+            stats[f"moe_{record.layer_name}_load_max"] = routing["load"].max()
+    return aux_loss, stats
