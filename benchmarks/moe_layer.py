@@ -122,8 +122,9 @@ def main() -> None:
                 )
     device = torch.device(args.device)
     setting = f"{args.device}, {args.dtype}, expert backend `{args.backend}`"
+    backend_key = "" if args.backend == "loop" else f"_{args.backend}"  # loop: older sections
     write_report(
-        f"moe_layer_{args.device}_{args.dtype}",
+        f"moe_layer_{args.device}_{args.dtype}{backend_key}",
         f"MoE layer vs dense FFN of equal active size ({setting})",
         "Median time ratio MoE / dense (dense hidden size = top-k x expert hidden size "
         f"4D; {args.repeats} interleaved repeats). Random weights and inputs.\n\n"
@@ -135,7 +136,7 @@ def main() -> None:
     )
     later = args.experts[1:]
     write_report(
-        f"moe_scaling_{args.device}_{args.dtype}",
+        f"moe_scaling_{args.device}_{args.dtype}{backend_key}",
         f"Time per token as the number of experts grows ({setting})",
         f"Median time of E experts / time of E={args.experts[0]}, same tokens and top-k. "
         "Random weights and inputs.\n\n"

@@ -170,11 +170,17 @@ class EagerModel:
     def encode_waves(
         self, waves: List[torch.Tensor], chunk_size: int = 0, num_left_chunks: int = -1
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Encoder output (B, T, D) and lengths (B,) of a batch of waveforms (ESPnet's
-        frontend and normalisation on the padded batch)."""
-        lengths = torch.tensor([len(w) for w in waves])
-        speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-        feats, feats_lengths = self._normalised_features(speech, lengths)
+        """Encoder output (B, T, D) and lengths (B,) of a batch of waveforms.
+
+        Each waveform's features are computed alone and then padded: ESPnet's STFT on a
+        padded batch gives an utterance's last frames other values (the window past its
+        end reads the batch's zeros instead of its reflection), and an utterance must
+        decode the same alone and in any batch."""
+        alone = [self._normalised_features(w[None], torch.tensor([len(w)])) for w in waves]
+        feats_lengths = torch.cat([lengths for _, lengths in alone])
+        feats = torch.nn.utils.rnn.pad_sequence(
+            [f[0, : int(n)] for (f, _), n in zip(alone, feats_lengths)], batch_first=True
+        )
         with torch.no_grad():
             return self._encode_features(feats, feats_lengths, chunk_size, num_left_chunks)
 

@@ -40,3 +40,17 @@ def test_short_waves_get_empty_text_and_the_rest_is_unchanged(decoding):
 def test_a_batch_of_only_short_waves(decoding):
     results = decode_waves(decoding, [torch.zeros(0), torch.randn(10)])
     assert results == {mode: (["", ""], 0.0) for mode in decoding.modes}
+
+
+def test_batched_waves_encode_as_they_do_alone(decoding):
+    """Features are computed per waveform: ESPnet's STFT on a padded batch would give a
+    shorter utterance's last frames other values."""
+    torch.manual_seed(0)
+    # 2450 and 3000 samples: the last STFT frame reaches the encoder output (conv2d keeps it)
+    waves = [torch.randn(4000), torch.randn(2450), torch.randn(3000)]
+    batched, lengths = decoding.model.encode_waves(waves)
+    for index, wave in enumerate(waves):
+        alone, alone_lengths = decoding.model.encode_waves([wave])
+        frames = int(alone_lengths[0])
+        assert int(lengths[index]) == frames
+        torch.testing.assert_close(batched[index, :frames], alone[0], rtol=0, atol=2e-5)
