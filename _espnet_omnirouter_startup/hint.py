@@ -27,6 +27,7 @@ from _espnet_omnirouter_startup import after_import
 # ESPnet choices name -> the keys espnet_omnirouter registers there (checked against
 # espnet_omnirouter.registration by the tests).
 PLUGIN_CHOICES = {
+    "frontend": ("kaldi_fbank",),
     "encoder": ("moe_conformer", "u2pp_conformer"),
     "decoder": ("moe_transformer", "bi_transformer"),
     "model": ("moe_espnet", "u2pp"),

@@ -18,9 +18,11 @@ def plugin_choices() -> Dict[str, Dict[str, Type]]:
     from espnet_omnirouter.asr.encoder.moe_conformer_encoder import MoEConformerEncoder
     from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
     from espnet_omnirouter.asr.espnet_model import MoEESPnetASRModel
+    from espnet_omnirouter.asr.frontend.kaldi_fbank import KaldiFbankFrontend
     from espnet_omnirouter.asr.u2pp_model import U2ppASRModel
 
     return {
+        "frontend": {"kaldi_fbank": KaldiFbankFrontend},
         "encoder": {"moe_conformer": MoEConformerEncoder, "u2pp_conformer": U2ppConformerEncoder},
         "decoder": {
             "moe_transformer": MoETransformerDecoder,

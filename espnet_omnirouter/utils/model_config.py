@@ -17,11 +17,11 @@ def frontend_sample_rate(
     frontend: Optional[str], frontend_conf: Optional[Mapping[str, Any]]
 ) -> Optional[int]:
     """The audio rate (Hz) a model's frontend expects: ``frontend_conf.fs`` (an int or
-    ESPnet's "16k" form), 16000 for ESPnet's default frontend when unset, and None
-    without a frontend (features as input) or one that states no rate."""
+    ESPnet's "16k" form), 16000 for ESPnet's default frontend and ``kaldi_fbank`` when
+    unset, and None without a frontend (features as input) or one that states no rate."""
     if frontend is None:
         return None
-    fs = (frontend_conf or {}).get("fs", 16000 if frontend == "default" else None)
+    fs = (frontend_conf or {}).get("fs", 16000 if frontend in ("default", "kaldi_fbank") else None)
     return int(humanfriendly.parse_size(fs)) if isinstance(fs, str) else fs
 
 

@@ -1,5 +1,7 @@
 """The MoE layer as a function of its inputs: output and routing record per forward."""
 
+import threading
+
 import pytest
 import torch
 
@@ -83,6 +85,17 @@ def test_records_reach_only_the_collection_running_when_they_are_reported():
     report_routing(layer(xs)[1])
     assert (len(outer), len(inner)) == (2, 1)
     assert inner[0] is outer[1]
+
+
+def test_a_thread_collects_only_its_own_records():
+    layer = make_layer()
+    xs = torch.randn(1, 3, D)
+    with collect_routing() as main_records:
+        other = threading.Thread(target=lambda: report_routing(layer(xs)[1]))
+        other.start()
+        other.join()
+        report_routing(layer(xs)[1])
+    assert len(main_records) == 1
 
 
 def test_topk_softmax_gates_sum_to_one_and_full_softmax_gates_do_not():

@@ -1,0 +1,1 @@
+"""Frontends: waveforms to the features the encoder reads."""
