@@ -1,6 +1,7 @@
 """Does ``torch.compile`` speed up the recipe's encoders? Eager vs compiled, one run.
 
 Usage: python benchmarks/torch_compile.py [--models dense omni u2pp_moe] [--device cpu]
+                                          [--modes decode train]
 
 For each ``conf/train_<model>.yaml`` (random weights), the encoder alone (features in,
 ESPnet's frontend outside the timing) is timed eagerly and compiled with
@@ -42,6 +43,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--modes", nargs="+", default=["decode", "train"], choices=["decode", "train"]
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     rows = []
@@ -59,37 +63,33 @@ def main() -> None:
             shorter = encoder_calls(
                 compiled_encoder, feats[:, :frames], feats_lengths.clamp(max=frames)
             )
-            shorter["decode"](), shorter["train"]()
+            for mode in args.modes:
+                shorter[mode]()
         compile_seconds = time.perf_counter() - start
         compiled = encoder_calls(compiled_encoder, feats, feats_lengths)
         candidates = {
             f"{mode} {kind}": calls[mode]
             for kind, calls in (("eager", eager), ("compiled", compiled))
-            for mode in calls
+            for mode in args.modes
         }
         medians = interleaved_medians(candidates, args.repeats, device)
         row = [name]
-        for mode in ("decode", "train"):
+        for mode in args.modes:
             eager_ms = medians[f"{mode} eager"] * 1e3
             row += [f"{eager_ms:.0f}", ratio(medians[f"{mode} compiled"], medians[f"{mode} eager"])]
         rows.append(row + [f"{compile_seconds:.0f}"])
         print(rows[-1], flush=True)
     write_report(
-        f"torch_compile_{args.device}",
+        f"torch_compile_{args.device}_{'_'.join(args.modes)}",
         f"torch.compile of the recipe's encoders ({args.device})",
         f"Random weights, the encoder of `conf/train_<model>.yaml` on the features of a batch of "
         f"{args.batch} utterances of 3-4 s; median of {args.repeats} interleaved repeats. "
         "Ratio = compiled / eager time (below 1: compiling helps); compile = seconds to "
-        "compile decoding and training graphs for dynamic lengths.\n\n"
+        "compile the graphs of the timed modes for dynamic lengths.\n\n"
         + markdown_table(
-            [
-                "model",
-                "decode eager ms",
-                "decode ratio",
-                "train eager ms",
-                "train ratio",
-                "compile s",
-            ],
+            ["model"]
+            + [f"{mode} {column}" for mode in args.modes for column in ("eager ms", "ratio")]
+            + ["compile s"],
             rows,
         ),
         device,
