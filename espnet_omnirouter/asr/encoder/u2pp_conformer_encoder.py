@@ -167,8 +167,7 @@ class U2ppConformerEncoder(MoEConformerEncoder):
     ) -> Tuple[int | torch.Tensor, int | torch.Tensor]:
         """(chunk size, left chunks) of the attention mask for ``num_frames`` frames:
         drawn in training (dynamic chunks: 0-dim tensors on ``device``, never read on the
-        host); in
-        evaluation ``chunk_size`` / ``num_left`` (None: ``decoding_chunk_size`` /
+        host); in evaluation ``chunk_size`` / ``num_left`` (None: ``decoding_chunk_size`` /
         ``num_decoding_left_chunks``; 0: full context)."""
         if self.training and self.use_dynamic_chunk:
             return self._draw_dynamic_chunk(num_frames, device)
