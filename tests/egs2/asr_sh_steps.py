@@ -79,6 +79,17 @@ class Egs2Recipe:
     def asr_exp(self, tag: str) -> Path:
         return self.root / "exp" / f"asr_{tag}"
 
+    def _launch(self, exp: Path) -> List[str]:
+        """``espnet2.bin.launch`` as asr.sh runs it for one training job in ``exp``, up to
+        the ``--`` before the training command."""
+        return [
+            *PYTHON, "-m", "espnet2.bin.launch",
+            "--cmd", shlex.join([*JOB_COMMAND, "--name", f"{exp}/train.log"]),
+            "--log", f"{exp}/train.log", "--ngpu", "0", "--num_nodes", "1",
+            "--init_file_prefix", f"{exp}/.dist_init_",
+            "--multiprocessing_distributed", "true", "--",
+        ]  # fmt: skip
+
     def _token_options(self) -> List[str]:
         return [
             "--bpemodel", "none", "--token_type", "char", "--token_list", str(self.token_list),
@@ -124,11 +135,7 @@ class Egs2Recipe:
         )  # fmt: skip
         self._aggregate(logdir, 1, self.lm_stats_dir)
         run(
-            [*PYTHON, "-m", "espnet2.bin.launch",
-             "--cmd", shlex.join([*JOB_COMMAND, "--name", f"{self.lm_exp}/train.log"]),
-             "--log", f"{self.lm_exp}/train.log", "--ngpu", "0", "--num_nodes", "1",
-             "--init_file_prefix", f"{self.lm_exp}/.dist_init_",
-             "--multiprocessing_distributed", "true", "--",
+            [*self._launch(self.lm_exp),
              *PYTHON, "-m", "espnet2.bin.lm_train", "--ngpu", "0",
              "--use_preprocessor", "true", *self._token_options(),
              "--valid_data_path_and_name_and_type", f"{lm_train},text,text",
@@ -176,11 +183,7 @@ class Egs2Recipe:
     def stage11_asr_train(self, tag: str, asr_config: Path, asr_args: str = "") -> Path:
         exp, stats = self.asr_exp(tag), self.asr_stats_dir
         run(
-            [*PYTHON, "-m", "espnet2.bin.launch",
-             "--cmd", shlex.join([*JOB_COMMAND, "--name", f"{exp}/train.log"]),
-             "--log", f"{exp}/train.log", "--ngpu", "0", "--num_nodes", "1",
-             "--init_file_prefix", f"{exp}/.dist_init_",
-             "--multiprocessing_distributed", "true", "--",
+            [*self._launch(exp),
              *PYTHON, "-m", "espnet2.bin.asr_train", "--use_preprocessor", "true",
              *self._token_options(), *self._speech_and_text("valid"),
              "--valid_shape_file", f"{stats}/valid/speech_shape",

@@ -54,14 +54,13 @@ class KaldiFbankFrontend(AbsFrontend):
     def output_size(self) -> int:
         return self.n_mels
 
-    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+    def num_frames(self, num_samples: int) -> int:
         """Frames of ``num_samples`` samples (Kaldi's count with ``snip_edges: false``)."""
         return (num_samples + self.frame_shift // 2) // self.frame_shift
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         """(samples,) float waveform -> (frames, n_mels) float32 log filterbank."""
-        frames = int(self.num_frames(torch.tensor(wave.numel())))
-        if frames == 0:
+        if self.num_frames(wave.numel()) == 0:
             return wave.new_zeros(0, self.n_mels, dtype=torch.float32)
         return kaldi.fbank(
             wave.float()[None] * SAMPLE_SCALE,
