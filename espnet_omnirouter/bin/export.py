@@ -18,6 +18,11 @@ MoE routers kept float32: ``export.quantize``): smaller graphs (1.8-2.5x for the
 recipe's models), outputs no longer equal to the eager model's. Transcribe with
 ``python -m espnet_omnirouter.runtime.transcribe --model <output_dir> a.wav``.
 
+--format sherpa-onnx writes instead what k2-fsa's sherpa-onnx loads as a WeNet CTC model
+(``export.sherpa_onnx``): model.onnx (offline for dense, switch, omni; the streaming
+chunk graph for a streamable U2++ model), model.int8.onnx with --int8, and tokens.txt.
+The model must have been trained with ``frontend: kaldi_fbank``.
+
 Exit status: 0 exported; 2 bad command line; 4 the model cannot be loaded; 5 the model
 cannot be exported (an unsupported component, named).
 """
@@ -32,6 +37,7 @@ import espnet_omnirouter  # noqa: F401  (registers the plugin before the model i
 from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
 from espnet_omnirouter.export.exporter import ExportError, export_model
 from espnet_omnirouter.export.quantize import quantize_export
+from espnet_omnirouter.export.sherpa_onnx import export_sherpa_onnx
 from espnet_omnirouter.utils.extras import import_optional
 from espnet_omnirouter.utils.model_files import ModelError, resolve_model
 
@@ -55,6 +61,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--int8", action="store_true",
         help="quantise the checked graphs to int8 (ONNX Runtime's dynamic quantisation)",
     )  # fmt: skip
+    parser.add_argument(
+        "--format", choices=["runtime", "sherpa-onnx"], default="runtime",
+        help="runtime: this package's runtime (default); sherpa-onnx: a wenet_ctc model",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.max_frames < 1:
         parser.error(f"--max_frames must be >= 1, got {args.max_frames}")
@@ -69,6 +79,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"export: {error}", file=sys.stderr)
         return EXIT_BAD_MODEL
     try:
+        if args.format == "sherpa-onnx":
+            export_sherpa_onnx(speech2text, args.output_dir, args.int8, args.max_frames)
+            return 0
         export_model(speech2text, args.output_dir, max_frames=args.max_frames)
         if args.int8:
             sizes = quantize_export(args.output_dir)

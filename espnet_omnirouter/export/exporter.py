@@ -32,6 +32,7 @@ import torch
 
 from espnet_omnirouter.asr.encoder.subsampling import subsampling_geometry
 from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import U2ppConformerEncoder
+from espnet_omnirouter.asr.frontend.kaldi_fbank import KaldiFbankFrontend
 from espnet_omnirouter.export.onnx_modules import (
     AttentionDecoder,
     ChunkEncoder,
@@ -66,7 +67,7 @@ class ExportedGraph:
     max_abs_diff: float
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     print(f"[export] {message}", flush=True)
 
 
@@ -148,7 +149,7 @@ def _max_abs_diff(eager: Sequence[torch.Tensor], exported: Sequence[np.ndarray])
     return max(diffs, default=0.0)
 
 
-def _check(
+def check_against_eager(
     name: str, path: Path, eager: Callable[..., Tuple], inputs: Dict[str, np.ndarray]
 ) -> float:
     """Run the exported graph and the eager module (its own MoE dispatch) on ``inputs``;
@@ -166,7 +167,7 @@ def _check(
             f"{path.name}: ONNX Runtime differs from the eager model by {diff:.2e} "
             f"(tolerance {CHECK_ATOL:.0e})"
         )
-    _log(f"{path.name}: ONNX Runtime matches eager within {diff:.1e}")
+    log(f"{path.name}: ONNX Runtime matches eager within {diff:.1e}")
     return diff
 
 
@@ -183,16 +184,47 @@ def _features(batch_lengths: Sequence[int], size: int, seed: int) -> Dict[str, n
 
 def frontend_description(model: torch.nn.Module, sample_rate: int) -> Tuple[Dict, Dict]:
     """The options (JSON) and arrays (npz) that reproduce the model's feature extraction:
-    ESPnet's ``DefaultFrontend`` (STFT, power, log-mel) and ``GlobalMVN`` (or none)."""
+    ESPnet's ``DefaultFrontend`` (STFT, power, log-mel) or ``frontend: kaldi_fbank``, and
+    ``GlobalMVN`` (or none)."""
     from espnet2.asr.frontend.default import DefaultFrontend
     from espnet2.layers.global_mvn import GlobalMVN
 
     frontend = model.frontend
-    if not isinstance(frontend, DefaultFrontend) or frontend.stft is None:
+    if isinstance(frontend, KaldiFbankFrontend):
+        options, arrays = _kaldi_fbank_options(frontend), {}
+    elif not isinstance(frontend, DefaultFrontend) or frontend.stft is None:
         raise ExportError(
             f"frontend {type(frontend).__name__}: export supports ESPnet's default (STFT "
-            "log-mel) frontend only (frontend: default)"
+            "log-mel) frontend and kaldi_fbank only"
         )
+    else:
+        options, arrays = _stft_options(frontend, sample_rate)
+    normalize = model.normalize
+    if normalize is not None:
+        if not isinstance(normalize, GlobalMVN):
+            raise ExportError(f"normalize {type(normalize).__name__}: only global_mvn is exported")
+        options.update(norm_means=bool(normalize.norm_means), norm_vars=bool(normalize.norm_vars))
+        arrays.update(mean=normalize.mean.float().numpy(), std=normalize.std.float().numpy())
+    return options, {name: np.asarray(value, dtype=np.float32) for name, value in arrays.items()}
+
+
+def _kaldi_fbank_options(frontend: KaldiFbankFrontend) -> Dict:
+    """``frontend: kaldi_fbank``'s options (the runtime computes it with kaldi-native-fbank)."""
+    return {
+        "type": "kaldi_fbank",
+        "sample_rate": frontend.fs,
+        "n_mels": frontend.n_mels,
+        "frame_length_ms": frontend.frame_length_ms,
+        "frame_shift_ms": frontend.frame_shift_ms,
+        "low_freq": frontend.low_freq,
+        "high_freq": frontend.high_freq,
+        "norm_means": False,
+        "norm_vars": False,
+    }
+
+
+def _stft_options(frontend, sample_rate: int) -> Tuple[Dict, Dict]:
+    """ESPnet's ``DefaultFrontend``: STFT options, window and mel matrix."""
     enhancement = frontend.frontend
     if enhancement is not None and (enhancement.use_wpe or enhancement.use_beamformer):
         raise ExportError("frontend_conf.frontend_conf: WPE and beamforming are not exported")
@@ -216,14 +248,7 @@ def frontend_description(model: torch.nn.Module, sample_rate: int) -> Tuple[Dict
         "norm_means": False,
         "norm_vars": False,
     }
-    arrays = {"window": window.numpy(), "melmat": logmel.melmat.numpy()}
-    normalize = model.normalize
-    if normalize is not None:
-        if not isinstance(normalize, GlobalMVN):
-            raise ExportError(f"normalize {type(normalize).__name__}: only global_mvn is exported")
-        options.update(norm_means=bool(normalize.norm_means), norm_vars=bool(normalize.norm_vars))
-        arrays.update(mean=normalize.mean.float().numpy(), std=normalize.std.float().numpy())
-    return options, {name: np.asarray(value, dtype=np.float32) for name, value in arrays.items()}
+    return options, {"window": window.numpy(), "melmat": logmel.melmat.numpy()}
 
 
 def _tokenizer_description(speech2text, output_dir: Path) -> Dict:
@@ -275,7 +300,7 @@ def export_model(
     frontend_options, frontend_arrays = frontend_description(model, sample_rate)
     extend_positions(encoder, max_frames)
     moe_layers = sum(isinstance(m, MoEFeedForward) for m in model.modules())
-    _log(f"{type(model).__name__}: {moe_layers} MoE layers, exported with sparse top-k routing")
+    log(f"{type(model).__name__}: {moe_layers} MoE layers, exported with sparse top-k routing")
     graphs: List[ExportedGraph] = []
     with torch.no_grad():
         graphs.append(_export_encoder(encoder, feat_size, output_dir))
@@ -308,7 +333,7 @@ def export_model(
     runtime_copy = output_dir / "omnirouter_runtime"
     shutil.rmtree(runtime_copy, ignore_errors=True)
     shutil.copytree(RUNTIME_PACKAGE, runtime_copy, ignore=shutil.ignore_patterns("__pycache__"))
-    _log(f"done: {output_dir} ({', '.join(g.path.name for g in graphs)})")
+    log(f"done: {output_dir} ({', '.join(g.path.name for g in graphs)})")
     return graphs
 
 
@@ -335,7 +360,7 @@ def _encoder_description(encoder: torch.nn.Module, streaming: bool, max_frames: 
 
 
 def _export_encoder(encoder: torch.nn.Module, feat_size: int, output_dir: Path) -> ExportedGraph:
-    _log("exporting the full-context encoder")
+    log("exporting the full-context encoder")
     module = FullContextEncoder(encoder)
     path = output_dir / "encoder.onnx"
     example = _features([73, 61], feat_size, seed=0)
@@ -352,12 +377,12 @@ def _export_encoder(encoder: torch.nn.Module, feat_size: int, output_dir: Path) 
             "encoder_out_lens": {0: "B"},
         },
     )
-    diff = _check("encoder", path, module, _features([97, 120, 41], feat_size, seed=1))
+    diff = check_against_eager("encoder", path, module, _features([97, 120, 41], feat_size, seed=1))
     return ExportedGraph("encoder", path, diff)
 
 
 def _export_ctc(ctc: torch.nn.Module, size: int, output_dir: Path) -> ExportedGraph:
-    _log("exporting the CTC head")
+    log("exporting the CTC head")
     module, path = CTCHead(ctc), output_dir / "ctc.onnx"
     trace_to_onnx(
         module,
@@ -368,7 +393,7 @@ def _export_ctc(ctc: torch.nn.Module, size: int, output_dir: Path) -> ExportedGr
         {"hidden": {0: "B", 1: "T"}, "probs": {0: "B", 1: "T"}},
     )
     hidden = np.random.default_rng(2).standard_normal((2, 11, size)).astype(np.float32)
-    return ExportedGraph("ctc", path, _check("ctc", path, module, {"hidden": hidden}))
+    return ExportedGraph("ctc", path, check_against_eager("ctc", path, module, {"hidden": hidden}))
 
 
 def initial_chunk_state(encoder: U2ppConformerEncoder) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -382,7 +407,7 @@ def initial_chunk_state(encoder: U2ppConformerEncoder) -> Tuple[torch.Tensor, to
 def _export_chunk_encoder(
     encoder: U2ppConformerEncoder, feat_size: int, output_dir: Path
 ) -> ExportedGraph:
-    _log("exporting the streaming chunk encoder (attention and convolution caches)")
+    log("exporting the streaming chunk encoder (attention and convolution caches)")
     module, path = ChunkEncoder(encoder), output_dir / "chunk_encoder.onnx"
     window, _ = encoder.streaming_window(4)
     att_cache, cnn_cache = initial_chunk_state(encoder)
@@ -424,7 +449,7 @@ def _export_chunk_encoder(
             name: value.astype(np.int64 if value.ndim == 0 else np.float32)
             for name, value in inputs.items()
         }
-        diff = max(diff, _check("chunk_encoder", path, module, inputs))
+        diff = max(diff, check_against_eager("chunk_encoder", path, module, inputs))
     return ExportedGraph("chunk_encoder", path, diff)
 
 
@@ -432,7 +457,7 @@ def _export_decoder(
     decoder: torch.nn.Module, model: torch.nn.Module, size: int, output_dir: Path
 ) -> ExportedGraph:
     bidirectional = hasattr(decoder, "right_decoder")
-    _log(f"exporting the attention decoder{'s (left-to-right, right-to-left)' * bidirectional}")
+    log(f"exporting the attention decoder{'s (left-to-right, right-to-left)' * bidirectional}")
     module, path = AttentionDecoder(decoder, bidirectional), output_dir / "decoder.onnx"
 
     def hyps(count: int, length: int, seed: int) -> Dict[str, np.ndarray]:
@@ -457,5 +482,5 @@ def _export_decoder(
     axes.update({name: {0: "N", 1: "L"} for name in names[3:] + outputs})
     example = tuple(torch.from_numpy(value) for value in hyps(3, 6, seed=4).values())
     trace_to_onnx(module, example, path, names, outputs, axes)
-    diff = _check("decoder", path, module, hyps(5, 9, seed=5))
+    diff = check_against_eager("decoder", path, module, hyps(5, 9, seed=5))
     return ExportedGraph("decoder", path, diff)

@@ -7,7 +7,7 @@ Names of inputs and outputs follow WeNet's runtime (``wenet/bin/export_onnx_cpu.
 r_cnn_cache`` for the chunk encoder, ``hidden -> probs`` for CTC.
 """
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -79,6 +79,8 @@ class ChunkEncoder(torch.nn.Module):
             (``chunk_size * num_left_chunks``), negative for all.
         att_cache: (L, 1, cache_time, D) attention inputs of the cached frames per block.
         cnn_cache: (L, 1, D, kernel_size - 1) convolution inputs of the previous frames.
+        key_mask: optional (1, 1, cache_time + t) bool, False for cached frames that do not
+            exist yet (a cache of fixed size, as sherpa-onnx keeps it); default all True.
     Returns ``output`` (1, t, D), ``r_att_cache`` (L, 1, cache_time', D) and
     ``r_cnn_cache`` (L, 1, D, kernel_size - 1).
     """
@@ -94,6 +96,7 @@ class ChunkEncoder(torch.nn.Module):
         required_cache_size: torch.Tensor,
         att_cache: torch.Tensor,
         cnn_cache: torch.Tensor,
+        key_mask: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         encoder = self.encoder
         x, _ = encoder.embed_with_positions(chunk)
@@ -102,7 +105,10 @@ class ChunkEncoder(torch.nn.Module):
         pos_emb = encoder.positions.position_encoding(
             offset - cache_time, cache_time + x.shape[1], x
         )
-        mask = torch.ones(1, x.shape[1], cache_time + x.shape[1], dtype=torch.bool)
+        if key_mask is None:
+            mask = torch.ones(1, x.shape[1], cache_time + x.shape[1], dtype=torch.bool)
+        else:
+            mask = key_mask.expand(1, x.shape[1], cache_time + x.shape[1])
         new_att_caches, new_cnn_caches = [], []
         for index, block in enumerate(encoder.encoders):
             has_conv = block.conv_module is not None

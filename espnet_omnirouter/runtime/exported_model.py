@@ -17,7 +17,9 @@ except ModuleNotFoundError as error:  # no import from the package: runtime/ sta
         name="onnxruntime",
     ) from error
 
-from .frontend import LogMelFrontend, StreamingFeatures
+from .fbank import KaldiFbankFeatures
+from .frontend import LogMelFrontend
+from .recognition_model import FeatureStream
 
 SUPPORTED_FORMAT_VERSION = 1
 
@@ -73,7 +75,12 @@ class ExportedModel:
             self.graphs[name] = path
         # Sessions created so far, by graph name.
         self.sessions: Dict[str, onnxruntime.InferenceSession] = {}
-        self.frontend = LogMelFrontend.from_export_dir(self.directory, self.description["frontend"])
+        frontend = self.description["frontend"]
+        # ESPnet's STFT log-mel (exports without a type), or Kaldi's fbank (kaldi_fbank).
+        frontend_class = (
+            KaldiFbankFeatures if frontend.get("type") == "kaldi_fbank" else LogMelFrontend
+        )
+        self.frontend = frontend_class.from_export_dir(self.directory, frontend)
         self.encoder_info = self.description["encoder"]
         self.token_list: List[str] = self.description["token_list"]
         self.blank_id, self.sos, self.eos = (
@@ -119,8 +126,8 @@ class ExportedModel:
     def hop_length(self) -> int:
         return self.frontend.hop_length
 
-    def feature_stream(self) -> StreamingFeatures:
-        return StreamingFeatures(self.frontend)
+    def feature_stream(self) -> FeatureStream:
+        return self.frontend.stream()
 
     @property
     def has_decoder(self) -> bool:

@@ -58,6 +58,10 @@ class LogMelFrontend:
             padded = np.pad(padded, self.pad, mode="reflect")
         return self.frames(padded, 0, self.num_frames(len(samples)))
 
+    def stream(self) -> "StreamingFeatures":
+        """Features of a waveform that arrives in pieces."""
+        return StreamingFeatures(self)
+
     def frames(self, padded: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Features (stop - start, n_mels) of frames ``start``..``stop - 1`` of a padded
         signal whose frame i starts at sample ``i * hop_length``."""

@@ -1,8 +1,6 @@
 """``frontend: kaldi_fbank`` computes what sherpa-onnx's kaldi-native-fbank computes, per
 utterance in a padded batch, and trains in ESPnet."""
 
-from types import SimpleNamespace
-
 import kaldi_native_fbank as knf
 import numpy as np
 import pytest
@@ -72,11 +70,3 @@ def test_an_espnet_model_with_it_trains_a_step():
     )  # fmt: skip
     loss.backward()
     assert torch.isfinite(loss)
-
-
-def test_the_onnx_export_refuses_it_by_name():
-    from espnet_omnirouter.export.exporter import ExportError, frontend_description
-
-    model = SimpleNamespace(frontend=KaldiFbankFrontend())
-    with pytest.raises(ExportError, match="frontend KaldiFbankFrontend: export supports"):
-        frontend_description(model, 16000)
