@@ -26,7 +26,7 @@ values per frame), stored in the first half of each frame's 2 D values of sherpa
 """
 
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -95,12 +95,11 @@ class StreamingWenetCTC(torch.nn.Module):
     """One chunk of sherpa-onnx's streaming WeNet CTC model (see the module docstring):
     the U2++ encoder's ``ChunkEncoder`` with sherpa-onnx's fixed-size, masked cache."""
 
-    def __init__(self, model: torch.nn.Module, heads: int):
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.normalize = FoldedNormalization(model)
         self.chunk_encoder = ChunkEncoder(model.encoder)
         self.ctc = model.ctc
-        self.heads = heads
 
     def forward(
         self,
@@ -146,7 +145,7 @@ def check_frontend(model: torch.nn.Module) -> KaldiFbankFrontend:
     return frontend
 
 
-def write_tokens(token_list: List[str], space_symbol: str, path: Path) -> None:
+def write_tokens(token_list: List[str], space_symbol: Optional[str], path: Path) -> None:
     """sherpa-onnx's ``tokens.txt``; the space symbol of char models becomes ``▁``, which
     sherpa-onnx turns into a space."""
     if token_list[0] != "<blank>":
@@ -253,7 +252,7 @@ def _export_streaming(model: torch.nn.Module, feat_size: int, path: Path) -> Dic
     left_chunks = encoder.num_decoding_left_chunks
     left_chunks = left_chunks if left_chunks > 0 else 4
     log(f"exporting the streaming wenet_ctc graph ({heads} heads, {blocks} blocks)")
-    module = StreamingWenetCTC(model, heads)
+    module = StreamingWenetCTC(model)
 
     def inputs(chunk: int, left: int, chunks_done: int, seed: int) -> Dict[str, np.ndarray]:
         window, _ = encoder.streaming_window(chunk)
