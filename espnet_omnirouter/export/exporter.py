@@ -262,6 +262,20 @@ def _tokenizer_description(speech2text, output_dir: Path) -> Dict:
     raise ExportError(f"token_type {token_type!r}: the runtime reads bpe and char tokens only")
 
 
+def check_ctc_model(model: torch.nn.Module, decoder_name: str) -> None:
+    """Raise ExportError naming what an exported graph cannot hold: a pre- or
+    post-encoder, no CTC head (``decoder_name`` decodes with CTC), a CTC needed inside
+    the encoder."""
+    for part in ("preencoder", "postencoder"):
+        if getattr(model, part, None) is not None:
+            raise ExportError(f"model has a {part}: not supported by the export")
+    if model.ctc is None:
+        raise ExportError(f"model has no CTC head (ctc_weight 0): {decoder_name} decodes with CTC")
+    for option in ("interctc_use_conditioning", "ctc_trim"):
+        if getattr(model.encoder, option, False):
+            raise ExportError(f"encoder_conf.{option}: the encoder needs its CTC inside")
+
+
 def export_model(
     speech2text,
     output_dir: Path,
@@ -282,18 +296,11 @@ def export_model(
         The graphs written, each with its largest difference to the eager model.
     """
     model = speech2text.asr_model.eval()
-    for part in ("preencoder", "postencoder"):
-        if getattr(model, part, None) is not None:
-            raise ExportError(f"model has a {part}: not supported by the export")
-    if model.ctc is None:
-        raise ExportError("model has no CTC head (ctc_weight 0): the runtime decodes with CTC")
+    check_ctc_model(model, "the runtime")
     sample_rate = sample_rate or int(speech2text.asr_train_args.frontend_conf.get("fs", 16000))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     encoder, decoder = model.encoder, getattr(model, "decoder", None)
-    for option in ("interctc_use_conditioning", "ctc_trim"):
-        if getattr(encoder, option, False):
-            raise ExportError(f"encoder_conf.{option}: the encoder needs its CTC inside")
     # A non-causal U2++ convolution looks ahead of a chunk: full context only.
     streaming = isinstance(encoder, U2ppConformerEncoder) and encoder.streamable
     feat_size = model.frontend.output_size()

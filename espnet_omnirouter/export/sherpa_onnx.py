@@ -37,6 +37,7 @@ from espnet_omnirouter.asr.frontend.kaldi_fbank import KaldiFbankFrontend
 from espnet_omnirouter.export.exporter import (
     ExportError,
     check_against_eager,
+    check_ctc_model,
     log,
     trace_to_onnx,
 )
@@ -180,14 +181,8 @@ def export_sherpa_onnx(
         The files written.
     """
     model = speech2text.asr_model.eval()
-    for part in ("preencoder", "postencoder"):
-        if getattr(model, part, None) is not None:
-            raise ExportError(f"model has a {part}: not supported by the export")
-    if model.ctc is None:
-        raise ExportError("model has no CTC head (ctc_weight 0): sherpa-onnx decodes with CTC")
+    check_ctc_model(model, "sherpa-onnx")
     encoder = model.encoder
-    if getattr(encoder, "interctc_use_conditioning", False):
-        raise ExportError("encoder_conf.interctc_use_conditioning: the encoder needs its CTC")
     frontend = check_frontend(model)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
