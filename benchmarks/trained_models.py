@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -45,12 +45,13 @@ SAMPLE_RATE = 16000  # the models' rate: audio of another rate is resampled to i
 Decoder = Callable[[np.ndarray], str]
 
 
-def export(model_dir: Path, output_dir: Path, int8: bool) -> None:
-    """``bin/export`` of ``model_dir`` into ``output_dir`` (skipped when already there)."""
+def export(model_dir: Path, output_dir: Path, int8: bool, options: Sequence[str] = ()) -> None:
+    """``bin/export`` (with ``options``) of ``model_dir`` into ``output_dir`` (skipped when
+    ``export.json`` is there already)."""
     if (output_dir / "export.json").is_file():
         return
     command = [sys.executable, "-m", "espnet_omnirouter.bin.export", "--model", str(model_dir),
-               "--output_dir", str(output_dir)] + ["--int8"] * int8  # fmt: skip
+               "--output_dir", str(output_dir), *options] + ["--int8"] * int8  # fmt: skip
     print(f"[trained_models] exporting {model_dir} -> {output_dir}", flush=True)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 

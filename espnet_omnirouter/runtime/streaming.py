@@ -35,6 +35,8 @@ class StreamingRecognizer:
         beam_size: CTC prefix beam size (also the n-best size that is rescored).
         ctc_weight: Weight of the CTC score in attention rescoring.
         reverse_weight: Weight of the right-to-left decoder (None: the model's).
+        rescore: False: the CTC search's best is the final text, no decoder runs (and no
+            encoder output is kept) even when the model has attention decoders.
 
     Usage::
 
@@ -52,6 +54,7 @@ class StreamingRecognizer:
         beam_size: int = 10,
         ctc_weight: float = 0.5,
         reverse_weight: float | None = None,
+        rescore: bool = True,
     ):
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -59,6 +62,7 @@ class StreamingRecognizer:
         self.model, self.chunk_size, self.num_left_chunks = model, chunk_size, num_left_chunks
         self.beam_size, self.ctc_weight = beam_size, ctc_weight
         self.reverse_weight = model.reverse_weight if reverse_weight is None else reverse_weight
+        self.rescore = rescore and model.has_decoder
         self.window, self.stride = model.streaming_window(chunk_size)
         self.required_cache_size = chunk_size * num_left_chunks if num_left_chunks >= 0 else -1
         self.reset()
@@ -89,7 +93,7 @@ class StreamingRecognizer:
         if self.frames:
             nbest = self.search.nbest()
             best = nbest[0][0]
-            if self.model.has_decoder:
+            if self.rescore:
                 encoder_out = np.concatenate(self.encoded, axis=1)
                 best, _ = attention_rescoring(
                     self.model, encoder_out, nbest, self.ctc_weight, self.reverse_weight
@@ -112,6 +116,6 @@ class StreamingRecognizer:
             )
             self.search.advance(self.model.ctc_log_probs(encoded))
             self.frames += encoded.shape[1]
-            if self.model.has_decoder:
+            if self.rescore:
                 self.encoded.append(encoded)
             self.pending = self.pending[self.stride :]

@@ -21,12 +21,19 @@ POSITIONS = 24  # encoder frames of ESPnet's positional table; the tests stream 
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "d", "<sos/eos>"]
 
 
-def u2pp_config(moe_type: str) -> dict:
+FRONTENDS = {
+    "default": {"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},
+    "kaldi_fbank": {"n_mels": 20, "fs": SAMPLE_RATE},  # 200-sample windows every 80
+}
+
+
+def u2pp_config(moe_type: str, frontend: str = "default") -> dict:
     from espnet2.tasks.asr import ASRTask
 
     args = vars(ASRTask.get_parser().parse_args([]))
     args.update(
-        frontend_conf={"n_fft": 128, "hop_length": 64, "n_mels": 20, "fs": SAMPLE_RATE},
+        frontend=frontend,
+        frontend_conf=FRONTENDS[frontend],
         encoder="u2pp_conformer",
         encoder_conf={
             **TINY_CONFORMER,
@@ -54,12 +61,16 @@ def u2pp_config(moe_type: str) -> dict:
     return args
 
 
-@pytest.fixture(scope="module", params=["dense", "u2pp"])
+@pytest.fixture(
+    scope="module",
+    params=[("dense", "default"), ("u2pp", "default"), ("u2pp", "kaldi_fbank")],
+    ids=lambda param: "-".join(param),
+)
 def model(request, tmp_path_factory) -> EagerModel:
     from espnet2.tasks.asr import ASRTask
 
     root: Path = tmp_path_factory.mktemp("u2pp")
-    config = u2pp_config(request.param)
+    config = u2pp_config(*request.param)
     torch.manual_seed(0)
     asr_model = ASRTask.build_model(argparse.Namespace(**config))
     (root / "config.yaml").write_text(yaml.safe_dump(config))
@@ -93,14 +104,25 @@ def test_streaming_equals_chunk_masked_offline_decoding(model, chunk_size, num_l
         partial_frames.append(recognizer.frames)
         buffered.append(len(recognizer.features.audio))
     assert partial_frames[-1] > 0 and partial_frames == sorted(partial_frames)  # it streamed
-    # The audio kept is about a piece and one STFT window, not the stream.
-    assert max(buffered) <= piece + 128 + 2 * 64
+    # The audio kept is about a piece and one window, not the stream.
+    features = recognizer.features
+    assert max(buffered) <= piece + features.n_fft + 2 * features.hop_length
     recognizer._encode(recognizer.features.flush(), final=True)
     streamed_out = np.concatenate(recognizer.encoded, axis=1)
     assert streamed_out.shape == offline_out.shape
     np.testing.assert_allclose(streamed_out, offline_out, atol=1e-4)
     assert recognizer.finalize() == expected
     assert recognizer.frames == 0 and len(recognizer.features.audio) == 0  # a new stream
+
+
+def test_without_rescoring_the_final_text_is_the_ctc_search_s(model):
+    samples, options = audio(1.7), DecodingOptions(ctc_beam_size=5, chunk_size=3)
+    expected = decode(model, samples, "ctc_prefix_beam_search", options)
+    recognizer = StreamingRecognizer(model, 3, beam_size=5, rescore=False)
+    for start in range(0, len(samples), 700):
+        recognizer.accept_waveform(samples[start : start + 700])
+        assert recognizer.encoded == []  # no encoder output kept for a decoder
+    assert recognizer.finalize() == expected
 
 
 def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(model):
@@ -111,7 +133,7 @@ def test_a_long_stream_in_between_changes_nothing_and_caches_stay_bounded(model)
         recognizer.accept_waveform(long[start : start + 800])
         _, caches = recognizer.state
         assert all(cache.size(1) <= 3 for cache in (caches[0] if caches else []))  # 1 left chunk
-    assert recognizer.frames > 5 * POSITIONS
+    assert recognizer.frames > 4 * POSITIONS
     recognizer.finalize()
     assert recognizer.accept_waveform(short) + "|" + recognizer.finalize() == first
     _, expected = offline(model, short, 3, 1)

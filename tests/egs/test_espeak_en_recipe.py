@@ -145,3 +145,23 @@ def test_tiny_run_through_every_stage(tmp_path):
     earlier = (dense / "train.1.log").read_text()
     assert re.findall(r"(\d)epoch results: \[train\]", earlier) == ["1", "2"]
     assert len(read_training_log(dense / "train.log").epochs) == 2
+
+
+def test_frontend_option_derives_each_config_with_kaldi_fbank(tmp_path):
+    import yaml
+
+    command = ["bash", str(RECIPE / "run.sh"), "--setup", "false", "--stage", "5",
+               "--stop_stage", "4", "--exp_dir", str(tmp_path / "exp"),
+               "--models", "dense u2pp_moe", "--frontend"]  # fmt: skip
+    result = subprocess.run([*command, "kaldi_fbank"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for model in ("dense", "u2pp_moe"):
+        derived = tmp_path / "exp" / "conf" / f"train_{model}_kaldi_fbank.yaml"
+        config = yaml.safe_load(derived.read_text())
+        original = yaml.safe_load((RECIPE / "conf" / f"train_{model}.yaml").read_text())
+        assert config.pop("frontend") == "kaldi_fbank" and original.pop("frontend") == "default"
+        assert config.pop("frontend_conf") == {"n_mels": 80, "fs": 16000}
+        original.pop("frontend_conf")
+        assert config == original  # nothing else changes
+    refused = subprocess.run([*command, "stft"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "--frontend stft: kaldi_fbank" in refused.stderr

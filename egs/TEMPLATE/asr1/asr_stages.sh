@@ -1,8 +1,8 @@
 # The skeleton every recipe shares (egs/*/asr1/run.sh source it after parsing their options),
 # like ESPnet's egs2/TEMPLATE/asr1/asr.sh: one numbering of the stages, and the stages the
 # recipes have in common. Functions read the recipe's variables stage, stop_stage, exp_dir,
-# models, conf_dir, asr_config, tag, ngpu, nj, train_args, decode_args and the job commands
-# of cmd.sh (train_cmd, cuda_cmd, decode_cmd).
+# models, conf_dir, asr_config, tag, frontend, ngpu, nj, train_args, decode_args and the job
+# commands of cmd.sh (train_cmd, cuda_cmd, decode_cmd).
 #
 # Stages: a step has the same number in every recipe that has it (--help of each recipe lists
 # its own); --stage and --stop_stage take the number or the name.
@@ -21,7 +21,9 @@
 #   13 ood         the out-of-domain benchmarks (egs/ood_benchmarks/asr1)
 #
 #   resolve_stages                  --stage/--stop_stage names into numbers
-#   resolve_models                  --asr_config/--tag into ${models}; every config must exist
+#   resolve_models                  --asr_config/--tag into ${models}; every config must exist;
+#                                   with --frontend kaldi_fbank each model is <model>_kaldi_fbank,
+#                                   its config derived into ${exp_dir}/conf (frontend replaced)
 #   config_of MODEL                 the model's config file
 #   run_stage NAME DESCRIPTION      whether stage NAME is in [--stage, --stop_stage] (prints it)
 #   stage_done NAME LABEL START     append LABEL's seconds to ${exp_dir}/stage_times.tsv
@@ -65,6 +67,37 @@ resolve_models() {
     for model in ${models}; do
         [ -f "$(config_of "${model}")" ] || { echo "$0: no config $(config_of "${model}")" >&2; exit 1; }
     done
+    case "${frontend:-}" in
+        "") ;;
+        kaldi_fbank) derive_frontend_configs ;;
+        *) echo "$0: --frontend ${frontend}: kaldi_fbank, or \"\" for the configs' own" >&2; exit 1 ;;
+    esac
+}
+
+derive_frontend_configs() {  # each model's config with frontend: ${frontend} -> ${exp_dir}/conf
+    # Only frontend and frontend_conf change (the sample rate and mel bins kept): ESPnet's
+    # --frontend_conf on the command line would merge into the config's STFT options.
+    local derived_dir="${exp_dir}/conf" derived="" model
+    mkdir -p "${derived_dir}"
+    for model in ${models}; do
+        python - "$(config_of "${model}")" "${frontend}" \
+            "${derived_dir}/train_${model}_${frontend}.yaml" <<'PYTHON'
+import sys
+import yaml
+
+source, frontend, output = sys.argv[1:]
+with open(source) as file:
+    config = yaml.safe_load(file)
+kept = {key: value for key, value in (config.get("frontend_conf") or {}).items()
+        if key in ("fs", "n_mels")}
+config.update(frontend=frontend, frontend_conf=kept)
+with open(output, "w") as file:
+    file.write(f"# {source} with frontend: {frontend} (written by the recipe's --frontend)\n")
+    yaml.safe_dump(config, file, sort_keys=False)
+PYTHON
+        derived+=" ${model}_${frontend}"
+    done
+    models="${derived# }" conf_dir="${derived_dir}" asr_config=""
 }
 
 config_of() { if [ -n "${asr_config}" ]; then echo "${asr_config}"; else echo "${conf_dir}/train_$1.yaml"; fi; }

@@ -33,7 +33,9 @@
 #  10 publish:    upload each archive to the Hugging Face Hub repo --hf_repo (skipped without it)
 #  11 export:     ONNX export of each model (sparse MoE routing; U2++ also its streaming chunk
 #                 encoder and decoders) -> ${exp_dir}/asr_<model>/onnx, then the torch-free
-#                 runtime transcribes --export_check_utts test_clean utterances (U2++: streaming)
+#                 runtime transcribes --export_check_utts test_clean utterances (U2++: streaming);
+#                 with --frontend kaldi_fbank also bin/export --format sherpa-onnx --int8 ->
+#                 ${exp_dir}/asr_<model>/sherpa_onnx
 #  12 self_train: with --self_train true: each model pseudo-labels the untranscribed pool
 #                 (--num_pool utterances of shifted voices, rates and noise, made by stage 1 or
 #                 here; bin/pseudo_label), its most confident --pl_keep_fraction joins the
@@ -53,6 +55,7 @@ models="dense switch omni"
 conf_dir=conf         # model configs: <conf_dir>/train_<model>.yaml (conf/large: GPU-sized)
 asr_config=""         # train one model with this config instead of <conf_dir>/train_<model>.yaml
 tag=""                # experiment name with --asr_config (default: the config's name)
+frontend=""           # kaldi_fbank: train on sherpa-onnx's features (models <model>_kaldi_fbank)
 train_args=""         # extra asr_train options, e.g. "--max_epoch 10"
 num_train=3000        # training utterances
 num_dev=150
@@ -66,8 +69,8 @@ tune_set=dev          # ctc_lexicon_lm's LM weight and word score are chosen on 
 decode_args=""        # extra bin/decode options, e.g. "--lm_weights 1,2 --word_scores 0"
 data_dir=data
 exp_dir=exp
-results_file=RESULTS.md
-figures_dir=figures   # routing and loss figures compared across models (RESULTS.md links them)
+results_file=""       # "": RESULTS.md (RESULTS_<frontend>.md with --frontend)
+figures_dir=""        # routing and loss figures compared across models ("": figures[_<frontend>])
 ablation_sets="test_clean"
 ablation_fractions="0,0.1,0.5,1"   # shares of routing decisions reassigned at random
 test_sets="test_clean test_accent test_flite test_fast test_noise test_reverb test_telephone test_text"
@@ -77,7 +80,7 @@ export_check_utts=3   # test_clean utterances the exported models transcribe in 
 self_train=false      # true: stage 12, self-training on pseudo-labels of an untranscribed pool
 num_pool=1500         # untranscribed pool utterances (stage 1 makes them with --self_train true)
 pl_keep_fraction=0.8  # the most confident share of the pseudo-labels added to training
-_option_names="stage stop_stage setup nj ngpu models conf_dir asr_config tag train_args num_train num_dev
+_option_names="stage stop_stage setup nj ngpu models conf_dir asr_config tag frontend train_args num_train num_dev
 num_test vocab_size lm_order decode_modes u2pp_decode_modes streaming_chunk_size tune_set decode_args
 data_dir exp_dir results_file test_sets
 figures_dir ablation_sets ablation_fractions hf_repo hf_dry_run export_check_utts self_train num_pool
@@ -99,7 +102,9 @@ describe_environment
 
 token_dir="${data_dir}/token_list/bpe_unigram${vocab_size}"
 lm_dir="${exp_dir}/lm_word${lm_order}gram"
-stats_dir="${exp_dir}/asr_stats"
+stats_dir="${exp_dir}/asr_stats${frontend:+_${frontend}}"
+results_file="${results_file:-RESULTS${frontend:+_${frontend}}.md}"
+figures_dir="${figures_dir:-figures${frontend:+_${frontend}}}"
 mkdir -p "${exp_dir}"
 [ "${stage}" -le 1 ] && rm -f "${exp_dir}/stage_times.tsv"
 echo "${invocation}" > "${exp_dir}/run_command.txt"
@@ -250,6 +255,12 @@ if run_stage export "ONNX export: ${models}"; then
             --chunk_size "${streaming_chunk_size}" --output_jsonl "${model_dir}/onnx/check.jsonl" \
             ${check_audio} 2>> "${model_dir}/export.log" \
             || { echo "the runtime failed on ${model}: see ${model_dir}/export.log" >&2; exit 1; }
+        if [ "${frontend}" = kaldi_fbank ]; then  # and what sherpa-onnx loads
+            python -m espnet_omnirouter.bin.export --model "${model_dir}" --format sherpa-onnx \
+                --int8 --output_dir "${model_dir}/sherpa_onnx" 2>> "${model_dir}/export.log" \
+                || { echo "the sherpa-onnx export of ${model} failed: see ${model_dir}/export.log" >&2; exit 1; }
+            echo "sherpa-onnx: ${model_dir}/sherpa_onnx"
+        fi
         head -n "${export_check_utts}" "${data_dir}/test_clean/text" | sed 's/^/  reference: /'
         stage_done export "export_${model}" "${start}"
     done

@@ -14,6 +14,7 @@ from espnet_omnirouter.asr.encoder.u2pp_conformer_encoder import (
     StreamingState,
     U2ppConformerEncoder,
 )
+from espnet_omnirouter.asr.frontend.kaldi_fbank import KaldiFbankFrontend
 from espnet_omnirouter.utils.legacy_nets import TooShortUttError
 from espnet_omnirouter.utils.model_config import frontend_sample_rate
 
@@ -31,11 +32,15 @@ def refuse_unstreamable_model(model: torch.nn.Module) -> None:
             "model cannot stream (train with causal: true; it decodes with chunk attention)"
         )
     frontend = model.frontend
-    if not isinstance(frontend, DefaultFrontend) or frontend.stft is None:
-        raise TypeError("streaming computes features with ESPnet's default STFT frontend")
-    enhancement = frontend.frontend
-    if enhancement is not None and (enhancement.use_wpe or enhancement.use_beamformer):
-        raise ValueError("frontend_conf.frontend_conf: WPE and beamforming do not stream")
+    if isinstance(frontend, DefaultFrontend) and frontend.stft is not None:
+        enhancement = frontend.frontend
+        if enhancement is not None and (enhancement.use_wpe or enhancement.use_beamformer):
+            raise ValueError("frontend_conf.frontend_conf: WPE and beamforming do not stream")
+    elif not isinstance(frontend, KaldiFbankFrontend):
+        raise TypeError(
+            "streaming computes features with ESPnet's default STFT frontend or kaldi_fbank, "
+            f"not {type(frontend).__name__}"
+        )
     if model.normalize is not None and not isinstance(model.normalize, GlobalMVN):
         raise ValueError(
             f"normalize: {type(model.normalize).__name__} normalises with statistics of the "
@@ -75,17 +80,22 @@ def min_decodable_samples(model: torch.nn.Module, limit: int = 1 << 16) -> int:
 class EagerFeatureStream:
     """The model's own features of an audio stream, frame by frame as they become final.
 
-    A feature frame is final once the STFT window around it lies inside the audio
-    received (all of them when the stream ends): the frontend runs on the last window's
-    worth of audio, and its frames equal those of the whole stream.
+    A feature frame is final once the window around it lies inside the audio received
+    (all of them when the stream ends): the frontend (ESPnet's STFT or kaldi_fbank) runs
+    on the last window's worth of audio, and its frames equal those of the whole stream.
     """
 
     def __init__(self, model: torch.nn.Module):
         self.model = model
-        stft = model.frontend.stft
-        self.hop_length, self.n_fft = stft.hop_length, stft.n_fft
+        frontend = model.frontend
         # Frame k of a signal reads samples k * hop - pad .. k * hop - pad + n_fft - 1.
-        self.pad = stft.n_fft // 2 if stft.center else 0
+        if isinstance(frontend, KaldiFbankFrontend):
+            self.hop_length, self.n_fft = frontend.hop_length, frontend.win_length
+            self.pad = frontend.window_pad
+        else:
+            stft = frontend.stft
+            self.hop_length, self.n_fft = stft.hop_length, stft.n_fft
+            self.pad = stft.n_fft // 2 if stft.center else 0
         self.audio = np.zeros(0, dtype=np.float32)  # the stream from sample audio_start on
         self.audio_start = 0  # a multiple of the hop length
         self.frames_taken = 0

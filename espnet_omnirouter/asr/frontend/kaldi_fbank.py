@@ -17,6 +17,14 @@ from torchaudio.compliance import kaldi
 SAMPLE_SCALE = 32768.0  # float samples in [-1, 1] to the 16-bit range Kaldi works in
 
 
+def reflected(wave: torch.Tensor, length: int) -> torch.Tensor:
+    """(samples,) -> (length,): the waveform continued past its end as Kaldi reads samples
+    outside a waveform (mirrored at both ends, again and again: period 2 * samples)."""
+    period = 2 * wave.numel()
+    index = torch.arange(length, device=wave.device) % period
+    return wave[torch.where(index >= wave.numel(), period - 1 - index, index)]
+
+
 class KaldiFbankFrontend(AbsFrontend):
     """``frontend: kaldi_fbank``: (B, samples) float waveforms -> (B, frames, n_mels) log
     filterbank energies, each utterance computed alone on its own samples (padding never
@@ -49,19 +57,29 @@ class KaldiFbankFrontend(AbsFrontend):
         self.low_freq = low_freq
         self.high_freq = high_freq
         self.dither = dither
-        self.frame_shift = int(self.fs * frame_shift_ms / 1000)
+        self.hop_length = int(self.fs * frame_shift_ms / 1000)  # samples
+        self.win_length = int(self.fs * frame_length_ms / 1000)
+        # Frame k reads samples k * hop_length - window_pad ... (Kaldi's first sample of a
+        # frame with snip_edges false; the signal is reflected at both ends).
+        self.window_pad = self.win_length // 2 - self.hop_length // 2
 
     def output_size(self) -> int:
         return self.n_mels
 
     def num_frames(self, num_samples: int) -> int:
         """Frames of ``num_samples`` samples (Kaldi's count with ``snip_edges: false``)."""
-        return (num_samples + self.frame_shift // 2) // self.frame_shift
+        return (num_samples + self.hop_length // 2) // self.hop_length
 
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         """(samples,) float waveform -> (frames, n_mels) float32 log filterbank."""
-        if self.num_frames(wave.numel()) == 0:
+        num_frames = self.num_frames(wave.numel())
+        if num_frames == 0:
             return wave.new_zeros(0, self.n_mels, dtype=torch.float32)
+        if wave.numel() < self.win_length:  # torchaudio needs a window of samples
+            return self._fbank(reflected(wave, wave.numel() + self.win_length))[:num_frames]
+        return self._fbank(wave)
+
+    def _fbank(self, wave: torch.Tensor) -> torch.Tensor:
         return kaldi.fbank(
             wave.float()[None] * SAMPLE_SCALE,
             num_mel_bins=self.n_mels,

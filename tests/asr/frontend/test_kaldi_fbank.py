@@ -27,7 +27,7 @@ def sherpa_onnx_features(samples: np.ndarray, sample_rate: int = 16000) -> np.nd
     return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
 
 
-@pytest.mark.parametrize("num_samples", [400, 1234, 16000, 23999])
+@pytest.mark.parametrize("num_samples", [80, 150, 399, 400, 1234, 16000, 23999])
 def test_features_are_kaldi_native_fbank_s(num_samples):
     rng = np.random.default_rng(num_samples)
     samples = (0.3 * rng.standard_normal(num_samples)).astype(np.float32)
