@@ -23,7 +23,14 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import torch
 from common import markdown_table, ratio, write_report
-from trained_models import decode_test_sets, export, make_decoder, megabytes, set_wers
+from trained_models import (
+    decode_test_sets,
+    export,
+    graph_megabytes,
+    make_decoder,
+    megabytes,
+    set_wers,
+)
 
 from espnet_omnirouter.asr.decoding.eager_model import EagerModel
 from espnet_omnirouter.asr.decoding.speech2text import load_speech2text
@@ -129,7 +136,7 @@ def model_decoders(
         export(model_dir, export_dir, int8=engine == "runtime_int8")
         runtime = ExportedModel(export_dir, threads)
         decoders[engine] = streaming_decoder(runtime, chunk_size, num_left_chunks)
-        sizes[engine] = megabytes(list(export_dir.glob("*.onnx")))
+        sizes[engine] = graph_megabytes(export_dir)
     window, stride = eager.streaming_window(chunk_size)
     for engine, name in sherpa_files.items():
         decoders[engine] = sherpa_online_decoder(

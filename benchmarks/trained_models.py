@@ -60,6 +60,11 @@ def megabytes(paths: List[Path]) -> float:
     return sum(path.stat().st_size for path in paths) / 2**20
 
 
+def graph_megabytes(export_dir: Path) -> float:
+    """MB of an export's graphs and their external weight files."""
+    return megabytes(list(export_dir.glob("*.onnx")) + list(export_dir.glob("*.onnx.data")))
+
+
 def make_decoder(model_dir: Path, engine: str, threads: int) -> Tuple[Decoder, float]:
     """The CTC greedy decoder of one utterance's samples by ``engine``, and the MB of its
     weights (eager: the checkpoint; ONNX: the graphs)."""
@@ -79,8 +84,7 @@ def make_decoder(model_dir: Path, engine: str, threads: int) -> Tuple[Decoder, f
     if runtime.sample_rate != SAMPLE_RATE:
         raise ValueError(f"{output_dir}: a {runtime.sample_rate} Hz model; this script decodes "
                          f"at {SAMPLE_RATE} Hz")  # fmt: skip
-    graphs = list(output_dir.glob("*.onnx")) + list(output_dir.glob("*.onnx.data"))
-    return (lambda samples: decode(runtime, samples)), megabytes(graphs)
+    return (lambda samples: decode(runtime, samples)), graph_megabytes(output_dir)
 
 
 def decode_test_sets(
